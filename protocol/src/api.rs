@@ -1,0 +1,172 @@
+//! HTTP bodies under `/api/v1`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorCode, Event, Member, ReviewDecision, Role, Visit};
+
+/// Every error answer: a machine-readable code and a sentence a receptionist can read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    /// On a business rejection (422): may staff override it?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridable: Option<bool>,
+    /// On a repeated op_id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+    /// On 426: the protocols this server speaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<Vec<String>>,
+    /// On 429/503: the same hint as the `Retry-After` header, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+            overridable: None,
+            duplicate: None,
+            supported: None,
+            retry_after_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// Shown to IT among a user's signed-in devices.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshRequest { refresh_token: <redacted> }")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    /// Ids of the locations the user works for.
+    pub locations: Vec<String>,
+}
+
+/// Answer to login and refresh. Its `Debug` hides both tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub user: UserInfo,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSyncPage {
+    pub members: Vec<Member>,
+    /// Opaque; pass back as `after` for the next page or the next delta.
+    pub cursor: String,
+    /// No more changes after this page, for now.
+    pub complete: bool,
+}
+
+/// `201 {check_in}` or `200 {check_in, duplicate:true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandAccepted {
+    pub check_in: Visit,
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage {
+    /// Each element is the same object as the `event` WebSocket frame.
+    pub events: Vec<EventEnvelope>,
+    pub last_seq: i64,
+}
+
+/// An event with its `"type":"event"` tag, so HTTP and WebSocket carry the same object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventEnvelope {
+    Event(Event),
+}
+
+impl EventEnvelope {
+    pub fn into_event(self) -> Event {
+        match self {
+            Self::Event(e) => e,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRequest {
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    /// Username of the staff member who acted.
+    pub user: String,
+    #[serde(default)]
+    pub desk_id: Option<String>,
+    /// `override`, `review_keep`, `review_void`, `user_disabled`, `user_enabled`.
+    pub action: String,
+    /// The member concerned, by id, where there is one.
+    #[serde(default)]
+    pub member: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The rule overridden, for `override`.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub check_in_id: Option<String>,
+    pub location_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub locations: Vec<String>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}

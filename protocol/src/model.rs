@@ -1,0 +1,271 @@
+//! The nouns of the contract, shared by HTTP bodies and WebSocket frames.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Staff roles. A user is bound to one or more locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    FrontDesk,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FrontDesk => "front_desk",
+            Self::Manager => "manager",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "front_desk" => Some(Self::FrontDesk),
+            "manager" => Some(Self::Manager),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// Managers and admins may review visits, read the audit log and manage users.
+    pub fn is_manager(self) -> bool {
+        matches!(self, Self::Manager | Self::Admin)
+    }
+}
+
+/// Whether a member may enter, as of a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Active,
+    Expired,
+    Frozen,
+}
+
+/// A gym member as the server knows them and the desk caches them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub card: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Status today (server's clock) — for display. Decisions use [`Member::status_on`].
+    pub status: MemberStatus,
+    /// Last day the membership is valid, inclusive. `None`: open-ended.
+    #[serde(default)]
+    pub valid_until: Option<NaiveDate>,
+    /// A freeze (holiday, injury) from this day, inclusive …
+    #[serde(default)]
+    pub frozen_from: Option<NaiveDate>,
+    /// … until this day, inclusive. `None` with `frozen_from` set: frozen until lifted.
+    #[serde(default)]
+    pub frozen_until: Option<NaiveDate>,
+    /// When the member record was created. A queued check-in from before this moment
+    /// cannot be judged and is accepted for review.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Member {
+    /// The membership status on `day`. The server and the offline desk both judge with
+    /// this one function, so an offline verdict matches the server's whenever the cache
+    /// is current.
+    pub fn status_on(&self, day: NaiveDate) -> MemberStatus {
+        if let Some(from) = self.frozen_from
+            && day >= from
+            && self.frozen_until.is_none_or(|until| day <= until)
+        {
+            return MemberStatus::Frozen;
+        }
+        match self.valid_until {
+            Some(until) if day > until => MemberStatus::Expired,
+            _ => MemberStatus::Active,
+        }
+    }
+
+    pub fn summary(&self, day: NaiveDate) -> MemberSummary {
+        MemberSummary { id: self.id.clone(), name: self.name.clone(), status: self.status_on(day) }
+    }
+}
+
+/// The member as shown in a visit or event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSummary {
+    pub id: String,
+    pub name: String,
+    pub status: MemberStatus,
+}
+
+/// Staff let a member in despite an overridable rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    pub reason: String,
+}
+
+/// The override as recorded on a visit: the reason and the rule it set aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    pub reason: String,
+    pub rule: crate::RejectionCode,
+    pub by: String,
+}
+
+/// A manager's decision on a visit that needed review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    Keep,
+    Void,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRecord {
+    pub decision: ReviewDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A visit: one check-in and, once the member leaves, its check-out.
+/// Called `check_in` on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    pub id: String,
+    pub location_id: String,
+    /// `None` when the card was unknown (a queued check-in accepted for review).
+    pub member: Option<MemberSummary>,
+    /// The card code that was scanned, if the member was identified by card.
+    #[serde(default)]
+    pub card: Option<String>,
+    pub desk_id: String,
+    pub checked_in_at: DateTime<Utc>,
+    #[serde(default)]
+    pub checked_out_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub stay_minutes: Option<i64>,
+    /// The check-in waited in a desk's offline outbox.
+    pub queued: bool,
+    /// The server closed the visit after the location's maximum stay.
+    #[serde(default)]
+    pub auto: bool,
+    #[serde(default, rename = "override")]
+    pub override_: Option<OverrideRecord>,
+    #[serde(default)]
+    pub needs_review: bool,
+    #[serde(default)]
+    pub review: Option<ReviewRecord>,
+    #[serde(default)]
+    pub voided: bool,
+    /// Staff user signed in when the member was scanned.
+    #[serde(default)]
+    pub scanned_by: Option<String>,
+    /// Staff user whose session delivered the command (differs for a late queue).
+    #[serde(default)]
+    pub recorded_by: Option<String>,
+}
+
+impl Visit {
+    pub fn is_open(&self) -> bool {
+        self.checked_out_at.is_none() && !self.voided
+    }
+}
+
+/// Live figures for a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub occupancy: i64,
+    pub today_total: i64,
+    pub avg_stay_minutes: i64,
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    MemberCheckedIn,
+    MemberCheckedOut,
+    VisitReviewed,
+    /// A kind this build does not know (sent by a newer server): kept, not fatal.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A change at a location, numbered by `seq` (strictly increasing, gap-free per location).
+/// The same object is a WebSocket frame (with `"type":"event"`) and an element of
+/// `GET /events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: EventKind,
+    pub at: DateTime<Utc>,
+    pub location_id: String,
+    #[serde(default)]
+    pub check_in: Option<Visit>,
+    #[serde(default)]
+    pub stats: Option<Stats>,
+    /// Set on a `member_checked_out` that the server made after the maximum stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
+    /// Set on events of a visit let in by a staff override.
+    #[serde(default, rename = "override", skip_serializing_if = "std::ops::Not::not")]
+    pub override_: bool,
+}
+
+/// A location (gym).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: String,
+    pub name: String,
+    pub capacity: i64,
+    /// Minutes after a check-out during which the same member may not re-enter (0 = off).
+    pub reentry_window_minutes: i64,
+    /// Visits open longer than this are closed by the server.
+    pub max_stay_minutes: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(valid_until: Option<&str>, frozen: Option<(&str, Option<&str>)>) -> Member {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        Member {
+            id: "m".into(),
+            name: "Ann".into(),
+            card: "C1".into(),
+            phone: None,
+            status: MemberStatus::Active,
+            valid_until: valid_until.map(d),
+            frozen_from: frozen.map(|(f, _)| d(f)),
+            frozen_until: frozen.and_then(|(_, u)| u.map(d)),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn status_follows_the_calendar() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let m = member(Some("2026-10-31"), None);
+        assert_eq!(m.status_on(d("2026-10-31")), MemberStatus::Active);
+        assert_eq!(m.status_on(d("2026-11-01")), MemberStatus::Expired);
+
+        let f = member(Some("2027-01-01"), Some(("2026-11-10", Some("2026-11-20"))));
+        assert_eq!(f.status_on(d("2026-11-09")), MemberStatus::Active);
+        assert_eq!(f.status_on(d("2026-11-10")), MemberStatus::Frozen);
+        assert_eq!(f.status_on(d("2026-11-20")), MemberStatus::Frozen);
+        assert_eq!(f.status_on(d("2026-11-21")), MemberStatus::Active);
+
+        let open_freeze = member(None, Some(("2026-11-10", None)));
+        assert_eq!(open_freeze.status_on(d("2030-01-01")), MemberStatus::Frozen);
+    }
+
+    #[test]
+    fn unknown_event_kinds_do_not_break_old_desks() {
+        let k: EventKind = serde_json::from_str("\"desk_presence\"").unwrap();
+        assert_eq!(k, EventKind::Unknown);
+    }
+}

@@ -1,0 +1,90 @@
+//! The HTTP API under `/api/v1`, the operations endpoints and the WebSocket route.
+
+mod admin;
+mod auth;
+pub mod extract;
+mod members;
+mod ops;
+mod poll;
+mod visits;
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use frontdesk_protocol::ErrorCode;
+
+use crate::error::ApiError;
+use crate::metrics::HttpLabels;
+use crate::state::Shared;
+
+pub fn router(state: Shared) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/members", get(members::search))
+        .route("/members/sync", get(members::sync))
+        .route("/members/{id}", get(members::fetch))
+        .route("/check-ins", post(visits::check_in).get(visits::list))
+        .route("/check-outs", post(visits::check_out))
+        .route("/check-ins/{id}/review", post(visits::review))
+        .route("/stats", get(visits::stats))
+        .route("/events", get(poll::events))
+        .route("/audit", get(admin::audit))
+        .route("/users", get(admin::users))
+        .route("/users/{id}/disable", post(admin::disable))
+        .route("/users/{id}/enable", post(admin::enable))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
+
+    Router::new()
+        .nest(frontdesk_protocol::API_PREFIX, api)
+        .route("/ws", get(crate::ws::upgrade))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(axum::extract::DefaultBodyLimit::max(state.settings.max_frame_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("There is nothing at this address. Check the server address and the API path (/api/v1/…).")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "This address does not accept this method.")
+}
+
+/// Counts requests by route template (not raw path, which would carry ids).
+async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels { route: route.clone(), method, status: response.status().as_u16().to_string() })
+        .inc();
+    tracing::debug!(route, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// Wraps a JSON value as a 200 response.
+pub fn ok<T: serde::Serialize>(value: T) -> Response {
+    axum::Json(value).into_response()
+}

@@ -1,0 +1,33 @@
+//! Liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use frontdesk_protocol::api::Health;
+
+use crate::error::ApiError;
+use crate::state::Shared;
+
+pub async fn healthz() -> Response {
+    super::ok(Health { status: "ok".into() })
+}
+
+/// Ready when the database answers and the server is not draining.
+pub async fn readyz(State(state): State<Shared>) -> Result<Response, ApiError> {
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::retry_later(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            frontdesk_protocol::ErrorCode::ShuttingDown,
+            "The server is shutting down.",
+            1000,
+        ));
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => Ok(super::ok(Health { status: "ready".into() })),
+        _ => Err(ApiError::unavailable()),
+    }
+}
+
+pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+}

@@ -1,0 +1,151 @@
+//! Check-ins and check-outs over HTTP (the fallback transport), visit lists, stats and
+//! the review decision.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use frontdesk_protocol::api::{CommandAccepted, ErrorBody, ReviewRequest};
+use frontdesk_protocol::ws::{AckStatus, Command};
+use frontdesk_protocol::IDEMPOTENCY_KEY_HEADER;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::extract::{parse_json, Auth, JsonBody, QueryParams};
+use crate::error::ApiError;
+use crate::service::{self, ApplyError, Transport};
+use crate::state::Shared;
+use crate::store::{day_bounds, ReviewOutcome, VisitQuery};
+
+/// Builds the command from the body, taking `op_id` from `Idempotency-Key` (the two must
+/// agree when both are given).
+fn command_from(kind: &str, headers: &HeaderMap, mut body: Value) -> Result<Command, ApiError> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("The Idempotency-Key header is missing: send the command's op_id (a UUID) in it.")
+        })?;
+    let Value::Object(map) = &mut body else {
+        return Err(ApiError::bad_request("The request body must be a JSON object."));
+    };
+    match map.get("op_id").and_then(Value::as_str) {
+        Some(op) if op != key => {
+            return Err(ApiError::bad_request("`op_id` in the body differs from the Idempotency-Key header; they must be the same."));
+        }
+        _ => {
+            map.insert("op_id".into(), Value::String(key.to_owned()));
+        }
+    }
+    map.insert("type".into(), Value::String(kind.to_owned()));
+    parse_json(body).map_err(ApiError::bad_request)
+}
+
+async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, ApiError> {
+    let ack = match service::apply(&state, command, &auth.0, Transport::Http).await {
+        Ok(ack) => ack,
+        Err(ApplyError::Timeout) => return Err(ApiError::unavailable()),
+        Err(ApplyError::Store(e)) => return Err(e.into()),
+    };
+    Ok(match ack.status {
+        AckStatus::Accepted => {
+            let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+            let body = CommandAccepted { check_in: ack.check_in.expect("accepted acks carry the visit"), duplicate: ack.duplicate };
+            (status, axum::Json(body)).into_response()
+        }
+        AckStatus::Rejected => {
+            let code = ack.code.expect("rejections carry a code");
+            let status = if code == frontdesk_protocol::RejectionCode::InvalidRequest {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let mut body = ErrorBody::new(frontdesk_protocol::ErrorCode::InvalidRequest, ack.message.unwrap_or_default());
+            body.code = code.as_str().to_owned();
+            body.overridable = Some(code.overridable());
+            body.duplicate = ack.duplicate.then_some(true);
+            (status, axum::Json(body)).into_response()
+        }
+    })
+}
+
+pub async fn check_in(State(state): State<Shared>, auth: Auth, headers: HeaderMap, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+    let command = command_from("check_in", &headers, body)?;
+    apply(state, auth, command).await
+}
+
+pub async fn check_out(State(state): State<Shared>, auth: Auth, headers: HeaderMap, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+    let command = command_from("check_out", &headers, body)?;
+    apply(state, auth, command).await
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    location: String,
+    date: Option<NaiveDate>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    open: bool,
+    /// Extension: only visits waiting for a manager's review decision.
+    #[serde(default)]
+    needs_review: bool,
+}
+
+pub async fn list(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<ListQuery>) -> Result<Response, ApiError> {
+    auth.location(&q.location)?;
+    // Open visits and review lists are not limited to a day unless asked.
+    let (from, to) = match (q.date, q.from, q.to) {
+        (Some(day), _, _) => {
+            let (s, e) = day_bounds(day.and_hms_opt(12, 0, 0).expect("noon exists").and_utc());
+            (Some(s), Some(e))
+        }
+        (None, None, None) if q.open || q.needs_review => (None, None),
+        (None, None, None) => {
+            let (s, e) = day_bounds(Utc::now());
+            (Some(s), Some(e))
+        }
+        (None, from, to) => (from, to),
+    };
+    let visits = state
+        .store
+        .visits(VisitQuery { location_id: &q.location, from, to, open_only: q.open, needs_review_only: q.needs_review })
+        .await?;
+    Ok(super::ok(visits))
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    location: String,
+}
+
+pub async fn stats(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<StatsQuery>) -> Result<Response, ApiError> {
+    auth.location(&q.location)?;
+    if state.store.location(&q.location).await?.is_none() {
+        return Err(ApiError::not_found(format!("There is no location {:?}.", q.location)));
+    }
+    Ok(super::ok(state.store.stats(&q.location, Utc::now()).await?))
+}
+
+pub async fn review(
+    State(state): State<Shared>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReviewRequest>,
+) -> Result<Response, ApiError> {
+    auth.manager()?;
+    let visit = state.store.visit(&id).await?.ok_or_else(|| ApiError::not_found("There is no visit with this id."))?;
+    auth.location(&visit.location_id)?;
+    let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    match state.store.review(&id, body.decision, note, &auth.0, Utc::now()).await? {
+        ReviewOutcome::Done { visit, event } => {
+            state.hub.publish(&event);
+            state.metrics.events_published.inc();
+            Ok(super::ok(serde_json::json!({ "check_in": visit })))
+        }
+        ReviewOutcome::NotFound => Err(ApiError::not_found("There is no visit with this id.")),
+        ReviewOutcome::NotPending => Err(ApiError::conflict("This visit does not need a review, or was already decided.")),
+    }
+}

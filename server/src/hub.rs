@@ -1,0 +1,63 @@
+//! Fan-out of events to every session and long-poll of a location, and of control
+//! messages (a user disabled) to every session.
+//!
+//! Each event is serialised once here, not once per session. Delivery order between
+//! two writers is not guaranteed by the hub; sessions fill any gap from the store, so
+//! the hub may deliver late or out of order without a desk missing an event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use frontdesk_protocol::Event;
+use frontdesk_protocol::ws::ServerFrame;
+use tokio::sync::broadcast;
+
+/// An event ready to send: its seq and its frame, serialised once.
+#[derive(Debug)]
+pub struct Published {
+    pub seq: i64,
+    pub frame: Utf8Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub enum Control {
+    UserDisabled { user_id: String },
+}
+
+pub struct Hub {
+    capacity: usize,
+    locations: Mutex<HashMap<String, broadcast::Sender<Arc<Published>>>>,
+    control: broadcast::Sender<Control>,
+}
+
+impl Hub {
+    /// `capacity`: events a subscriber may fall behind before it counts as lagging.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity: capacity.max(16), locations: Mutex::new(HashMap::new()), control: broadcast::channel(256).0 }
+    }
+
+    fn sender(&self, location_id: &str) -> broadcast::Sender<Arc<Published>> {
+        let mut map = self.locations.lock().expect("hub lock");
+        map.entry(location_id.to_owned()).or_insert_with(|| broadcast::channel(self.capacity).0).clone()
+    }
+
+    pub fn subscribe(&self, location_id: &str) -> broadcast::Receiver<Arc<Published>> {
+        self.sender(location_id).subscribe()
+    }
+
+    pub fn publish(&self, event: &Event) {
+        let frame = serde_json::to_string(&ServerFrame::Event(event.clone())).expect("events serialise");
+        let published = Arc::new(Published { seq: event.seq, frame: frame.into() });
+        // No receivers is fine: nobody is watching this location right now.
+        let _ = self.sender(&event.location_id).send(published);
+    }
+
+    pub fn control(&self) -> broadcast::Receiver<Control> {
+        self.control.subscribe()
+    }
+
+    pub fn send_control(&self, message: Control) {
+        let _ = self.control.send(message);
+    }
+}

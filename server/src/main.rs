@@ -1,0 +1,79 @@
+//! `frontdesk-server`: reads settings, opens the store, binds, prints the one stdout
+//! line, and hands over to [`frontdesk_server::serve`].
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use frontdesk_server::config::{Cli, ProcessEnv, Settings, redact_url};
+use frontdesk_server::state::AppState;
+use frontdesk_server::{demo, store};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDESK_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("frontdesk-server: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(&cli, &ProcessEnv)?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    settings.ensure_jwt_secret()?;
+    let store = store::open(&settings.database_url, settings.event_retention)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&settings.database_url)))?;
+    if settings.demo {
+        demo::seed(&*store).await.context("cannot seed the demo data")?;
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
+        format!("cannot listen on {}: another program may be using it; choose another with --listen", settings.listen)
+    })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, settings = ?settings, "listening");
+    if settings.demo {
+        eprintln!("{}", demo::sign_in_details(&format!("http://{addr}")));
+    }
+    // The one line on stdout; launchers and tests wait for it.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::json!({ "listening": addr.to_string() }))?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let state = Arc::new(AppState::new(settings, store));
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; draining sessions");
+        shutdown.cancel();
+    });
+    frontdesk_server::serve(listener, state).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,49 @@
+//! What every handler and session shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::jwt::TokenIssuer;
+use crate::auth::limiter::LoginLimiter;
+use crate::config::Settings;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub tokens: TokenIssuer,
+    pub hub: Hub,
+    pub metrics: Metrics,
+    pub login_limiter: LoginLimiter,
+    /// Cancelled when the server starts draining.
+    pub shutdown: CancellationToken,
+    /// Every WebSocket session, so a drain can wait for their last acks.
+    pub sessions: TaskTracker,
+    pub session_count: AtomicUsize,
+    /// Order in which sessions learn of a drain, to spread their reconnect hints.
+    pub drain_slot: AtomicUsize,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
+        Self {
+            tokens: TokenIssuer::new(&settings.jwt_secret, &settings.issuer, &settings.audience, settings.access_ttl),
+            hub: Hub::new(settings.session_queue.max(1024)),
+            metrics: Metrics::new(),
+            login_limiter: LoginLimiter::new(settings.login_max_failures, settings.login_lockout),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+            session_count: AtomicUsize::new(0),
+            drain_slot: AtomicUsize::new(0),
+            store,
+            settings,
+        }
+    }
+}

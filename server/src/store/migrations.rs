@@ -1,0 +1,111 @@
+//! The SQLite schema as an ordered, append-only list. Each migration runs in one
+//! transaction with the version bump, so a crash leaves the schema at a whole version.
+//! Timestamps are integer milliseconds since the epoch (UTC); days are `YYYY-MM-DD`.
+
+pub const SQLITE: &[&str] = &[
+    // 1: the v1 contract.
+    r#"
+CREATE TABLE locations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    reentry_window_minutes INTEGER NOT NULL DEFAULT 0,
+    max_stay_minutes INTEGER NOT NULL DEFAULT 240,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE user_locations (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    location_id TEXT NOT NULL REFERENCES locations(id),
+    PRIMARY KEY (user_id, location_id)
+);
+CREATE TABLE refresh_tokens (
+    digest TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    device_name TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+CREATE TABLE members (
+    id TEXT PRIMARY KEY,
+    card TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    phone TEXT,
+    valid_until TEXT,
+    frozen_from TEXT,
+    frozen_until TEXT,
+    created_at INTEGER NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX members_version ON members(version);
+CREATE TABLE visits (
+    id TEXT PRIMARY KEY,
+    location_id TEXT NOT NULL REFERENCES locations(id),
+    member_id TEXT REFERENCES members(id),
+    card TEXT,
+    desk_id TEXT NOT NULL,
+    checked_in_at INTEGER NOT NULL,
+    checked_out_at INTEGER,
+    auto_checkout INTEGER NOT NULL DEFAULT 0,
+    queued INTEGER NOT NULL DEFAULT 0,
+    override_reason TEXT,
+    override_rule TEXT,
+    override_by TEXT,
+    needs_review INTEGER NOT NULL DEFAULT 0,
+    review_decision TEXT,
+    review_note TEXT,
+    review_by TEXT,
+    review_at INTEGER,
+    voided INTEGER NOT NULL DEFAULT 0,
+    scanned_by TEXT,
+    recorded_by TEXT,
+    check_in_op TEXT NOT NULL,
+    check_out_op TEXT
+);
+CREATE INDEX visits_open ON visits(location_id, member_id) WHERE checked_out_at IS NULL;
+CREATE INDEX visits_in ON visits(location_id, checked_in_at);
+CREATE INDEX visits_out ON visits(location_id, checked_out_at);
+CREATE TABLE operations (
+    op_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    location_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    ack_json TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE events (
+    location_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (location_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    location_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    desk_id TEXT,
+    action TEXT NOT NULL,
+    member_id TEXT,
+    reason TEXT,
+    rule TEXT,
+    check_in_id TEXT
+);
+CREATE INDEX audit_log_at ON audit_log(location_id, at);
+"#,
+];

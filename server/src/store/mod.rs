@@ -1,0 +1,188 @@
+//! The storage seam. Session and HTTP code talk to [`Store`] only; the backend is chosen
+//! once from the database URL. SQLite is the embedded default; a PostgreSQL backend for
+//! the scale-out deployment implements the same trait and runs the same tests.
+
+mod migrations;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use frontdesk_protocol::api::{AuditEntry, UserSummary};
+use frontdesk_protocol::ws::{Ack, Command};
+use frontdesk_protocol::{Event, Location, Member, ReviewDecision, Role, Stats, Visit};
+
+use crate::auth::Actor;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database did not answer in time")]
+    Timeout,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A user as stored, with the password hash. Never serialised.
+#[derive(Clone)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub locations: Vec<String>,
+}
+
+impl UserRecord {
+    pub fn summary(&self) -> UserSummary {
+        UserSummary {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            locations: self.locations.clone(),
+            disabled: self.disabled,
+        }
+    }
+}
+
+pub struct NewRefreshToken<'a> {
+    pub digest: &'a str,
+    pub family_id: &'a str,
+    pub user_id: &'a str,
+    pub device_name: Option<&'a str>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer to presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Valid and now spent; issue the next one in `family_id`.
+    Valid { user_id: String, family_id: String, device_name: Option<String> },
+    /// Seen before: theft suspected, the whole family is now revoked.
+    Reused,
+    Unknown,
+    Expired,
+    Revoked,
+}
+
+/// The outcome of a state-changing command, from either transport.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// `duplicate` is set when the op_id had been applied before.
+    pub ack: Ack,
+    /// The event the change produced (none for rejections and duplicates).
+    pub event: Option<Event>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReviewOutcome {
+    Done { visit: Visit, event: Event },
+    NotFound,
+    NotPending,
+}
+
+/// A page of the member roster for `/members/sync`.
+pub struct RosterPage {
+    pub members: Vec<Member>,
+    pub version: i64,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct VisitQuery<'a> {
+    pub location_id: &'a str,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub open_only: bool,
+    pub needs_review_only: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    async fn close(&self);
+
+    // --- seeding and administration
+    async fn upsert_location(&self, location: &Location) -> Result<()>;
+    /// Inserts the user unless the username exists. Returns whether it was inserted.
+    async fn insert_user_if_absent(&self, user: &UserRecord) -> Result<bool>;
+    async fn insert_member_if_absent(&self, member: &Member) -> Result<bool>;
+    async fn location(&self, id: &str) -> Result<Option<Location>>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>>;
+    async fn users(&self) -> Result<Vec<UserRecord>>;
+    /// Sets the flag, revokes refresh tokens when disabling, audits. False if no such user.
+    async fn set_user_disabled(&self, user_id: &str, disabled: bool, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+
+    // --- refresh tokens
+    async fn insert_refresh_token(&self, token: NewRefreshToken<'_>) -> Result<()>;
+    /// Atomically spends a token; a second use of the same token revokes its family.
+    async fn use_refresh_token(&self, digest: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
+    async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // --- members
+    async fn search_members(&self, query: &str, limit: i64) -> Result<Vec<Member>>;
+    async fn member(&self, id: &str) -> Result<Option<Member>>;
+    async fn roster_after(&self, version: i64, limit: i64) -> Result<RosterPage>;
+
+    // --- commands, the one path for HTTP and WebSocket
+    async fn apply(&self, command: &Command, actor: &Actor, now: DateTime<Utc>) -> Result<Applied>;
+    async fn review(
+        &self,
+        visit_id: &str,
+        decision: ReviewDecision,
+        note: Option<&str>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ReviewOutcome>;
+    /// Closes visits open longer than their location's maximum stay; returns the events.
+    async fn close_overdue_visits(&self, now: DateTime<Utc>) -> Result<Vec<Event>>;
+
+    // --- reads
+    async fn visit(&self, id: &str) -> Result<Option<Visit>>;
+    async fn visits(&self, query: VisitQuery<'_>) -> Result<Vec<Visit>>;
+    async fn stats(&self, location_id: &str, now: DateTime<Utc>) -> Result<Stats>;
+    async fn last_seq(&self, location_id: &str) -> Result<i64>;
+    /// Lowest seq still retained, if any event is.
+    async fn first_retained_seq(&self, location_id: &str) -> Result<Option<i64>>;
+    /// Events with `after < seq <= up_to`, in order, at most `limit`.
+    async fn events_between(&self, location_id: &str, after: i64, up_to: i64, limit: i64) -> Result<Vec<Event>>;
+    async fn audit(&self, location_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AuditEntry>>;
+}
+
+/// Opens the store the URL names, creating and migrating it as needed.
+/// `event_retention` is how many events per location are kept for resume.
+pub async fn open(url: &str, event_retention: i64) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(url, event_retention).await?));
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!(
+            "PostgreSQL support is not in this build yet. Start the server without \
+             --database-url to use the embedded SQLite store."
+        );
+    }
+    anyhow::bail!("The database URL {url:?} is not supported: use sqlite://<path> (the default).")
+}
+
+/// Start and end of the UTC day containing `t`. Locations keep UTC days for now.
+pub fn day_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = t.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    (start, start + chrono::Duration::days(1))
+}
+
+pub fn parse_date(s: Option<String>) -> Option<NaiveDate> {
+    s.and_then(|d| d.parse().ok())
+}

@@ -1,0 +1,480 @@
+//! One WebSocket session: hello, resume, live events, commands, heartbeats, token
+//! expiry, limits and every close the server sends.
+//!
+//! Two tasks per session. The session loop reads frames, runs commands and forwards
+//! events into a bounded queue; the writer drains the queue into the socket. A full
+//! queue means the desk reads slower than events arrive: it is closed with 4008 and
+//! resumes with `after_seq`, rather than the server buffering without bound.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chrono::{DateTime, Utc};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{mpsc, oneshot};
+
+use frontdesk_protocol::ws::{
+    Ack, ClientFrame, Command, ErrorFrame, Hello, Resume, ResumeStatus, ServerFrame, CLIENT_FRAME_TYPES,
+};
+use frontdesk_protocol::{CloseCode, CloseReason, ErrorCode, RejectionCode, PROTOCOL_VERSION};
+
+use super::limits::{MalformedWindow, RateLimit};
+use crate::auth::Actor;
+use crate::hub::{Control, Published};
+use crate::service::{self, ApplyError, Transport};
+use crate::state::Shared;
+
+/// What the upgrade handler established.
+pub struct SessionContext {
+    pub actor: Actor,
+    pub token_expires_at: DateTime<Utc>,
+    pub location_id: String,
+    pub after_seq: Option<i64>,
+}
+
+/// Events replayed from the store per read.
+const REPLAY_PAGE: i64 = 500;
+
+/// How a session ends.
+enum End {
+    /// Send this close frame after the frames already queued.
+    Close(CloseCode, CloseReason),
+    /// The desk reads too slowly: skip the queue, close with 4008.
+    SlowConsumer,
+    /// The desk closed, or the connection is gone.
+    PeerGone,
+    /// Nothing heard for two heartbeats: drop without ceremony.
+    Dead,
+}
+
+fn close(code: CloseCode, message: &str) -> End {
+    End::Close(code, CloseReason::new(message))
+}
+
+fn close_with_hint(code: CloseCode, message: &str, retry_after_ms: u64) -> End {
+    End::Close(code, CloseReason::new(message).with_retry_after(retry_after_ms))
+}
+
+struct Session {
+    state: Shared,
+    actor: Actor,
+    location_id: String,
+    session_id: String,
+    token_expires_at: DateTime<Utc>,
+    out: mpsc::Sender<Message>,
+    last_sent_seq: i64,
+    last_heard: Instant,
+    rate: RateLimit,
+    malformed: MalformedWindow,
+}
+
+pub async fn run(socket: WebSocket, state: Shared, ctx: SessionContext) {
+    let open = state.session_count.fetch_add(1, Ordering::SeqCst) + 1;
+    state.metrics.sessions_open.inc();
+    let (sink, stream) = socket.split();
+    let (out_tx, out_rx) = mpsc::channel(state.settings.session_queue);
+    let (slow_tx, slow_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_frames(sink, out_rx, slow_rx));
+
+    let mut session = Session {
+        actor: ctx.actor,
+        location_id: ctx.location_id,
+        session_id: uuid::Uuid::new_v4().to_string(),
+        token_expires_at: ctx.token_expires_at,
+        out: out_tx,
+        last_sent_seq: 0,
+        last_heard: Instant::now(),
+        rate: RateLimit::new(state.settings.ws_rate_per_s, state.settings.ws_rate_burst, Instant::now()),
+        malformed: MalformedWindow::new(),
+        state: state.clone(),
+    };
+    let end = if open > state.settings.max_sessions {
+        // Admitted by the upgrade check but over the limit by the time it opened.
+        let hint = rand::rng().random_range(5000..15000);
+        close_with_hint(CloseCode::TRY_AGAIN_LATER, "The server is at its connection limit; try again later.", hint)
+    } else {
+        session.serve(stream, ctx.after_seq).await
+    };
+
+    let dead = matches!(end, End::Dead);
+    session.finish(end, slow_tx).await;
+    let mut writer = writer;
+    if dead || tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
+        // A dead link can leave the writer blocked on a full socket forever.
+        writer.abort();
+    }
+    state.session_count.fetch_sub(1, Ordering::SeqCst);
+    state.metrics.sessions_open.dec();
+}
+
+/// Drains the queue into the socket; a slow-consumer close jumps the queue.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Message>,
+    mut slow: oneshot::Receiver<CloseFrame>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            frame = &mut slow => {
+                if let Ok(frame) = frame {
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                }
+                break;
+            }
+            message = queue.recv() => match message {
+                Some(message) => {
+                    let is_close = matches!(message, Message::Close(_));
+                    if sink.send(message).await.is_err() || is_close {
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    let _ = sink.flush().await;
+}
+
+fn frame_text(frame: &ServerFrame) -> Message {
+    Message::Text(serde_json::to_string(frame).expect("server frames serialise").into())
+}
+
+fn frame_kind(frame: &ServerFrame) -> &'static str {
+    match frame {
+        ServerFrame::Hello(_) => "hello",
+        ServerFrame::Ack(_) => "ack",
+        ServerFrame::Event(_) => "event",
+        ServerFrame::Pong { .. } => "pong",
+        ServerFrame::Reauthed { .. } => "reauthed",
+        ServerFrame::Error(_) => "error",
+    }
+}
+
+impl Session {
+    fn heartbeat(&self) -> Duration {
+        self.state.settings.heartbeat
+    }
+
+    /// Queues a frame, waiting for room; a desk that takes no frame for two heartbeats
+    /// is dead.
+    async fn send(&mut self, frame: ServerFrame) -> Result<(), End> {
+        self.state.metrics.frame_out(frame_kind(&frame));
+        self.out.send_timeout(frame_text(&frame), self.heartbeat() * 2).await.map_err(|_| End::Dead)
+    }
+
+    /// Queues an event frame without waiting: a full queue is a slow consumer.
+    fn push_event(&mut self, seq: i64, frame: Utf8Bytes) -> Result<(), End> {
+        self.state.metrics.frame_out("event");
+        self.out.try_send(Message::Text(frame)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => End::SlowConsumer,
+            mpsc::error::TrySendError::Closed(_) => End::PeerGone,
+        })?;
+        self.last_sent_seq = seq;
+        Ok(())
+    }
+
+    async fn error_frame(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), End> {
+        self.send(ServerFrame::Error(ErrorFrame { code, message: message.into() })).await
+    }
+
+    async fn serve(&mut self, mut stream: SplitStream<WebSocket>, after_seq: Option<i64>) -> End {
+        match self.serve_inner(&mut stream, after_seq).await {
+            Ok(()) => End::PeerGone,
+            Err(end) => end,
+        }
+    }
+
+    async fn serve_inner(&mut self, stream: &mut SplitStream<WebSocket>, after_seq: Option<i64>) -> Result<(), End> {
+        // Subscribe before reading the store so nothing committed in between is missed;
+        // anything seen twice is dropped by seq.
+        let mut live = self.state.hub.subscribe(&self.location_id);
+        let mut control = self.state.hub.control();
+        self.open(after_seq).await?;
+
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + self.heartbeat(), self.heartbeat());
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            let until_expiry = (self.token_expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Err(self.drain_close()),
+                message = stream.next() => match message {
+                    None => return Ok(()),
+                    Some(Err(err)) => return Err(self.read_error(err)),
+                    Some(Ok(message)) => self.on_message(message).await?,
+                },
+                published = live.recv() => match published {
+                    Ok(published) => self.forward(&published).await?,
+                    Err(RecvError::Lagged(_)) => return Err(End::SlowConsumer),
+                    Err(RecvError::Closed) => return Err(close(CloseCode::SERVER_ERROR, "event feed closed")),
+                },
+                message = control.recv() => {
+                    if let Ok(Control::UserDisabled { user_id }) = message
+                        && user_id == self.actor.user_id
+                    {
+                        return Err(close(
+                            CloseCode::FORBIDDEN,
+                            "Your account was disabled. Sign in with another account; queued scans are kept.",
+                        ));
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > self.heartbeat() * 2 {
+                        tracing::info!(session = %self.session_id, "no frame from the desk for two heartbeats; dropping the session");
+                        return Err(End::Dead);
+                    }
+                    self.state.metrics.frame_out("ping");
+                    if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(Message::Ping(Default::default())) {
+                        return Err(End::SlowConsumer);
+                    }
+                }
+                _ = tokio::time::sleep(until_expiry) => {
+                    return Err(close(
+                        CloseCode::TOKEN_EXPIRED,
+                        "Access token expired without reauth. Refresh it and reconnect.",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `hello`, then any replay; afterwards only live events follow.
+    async fn open(&mut self, after_seq: Option<i64>) -> Result<(), End> {
+        let store = self.state.store.clone();
+        let now = Utc::now();
+        let (last_seq, stats) = match tokio::try_join!(store.last_seq(&self.location_id), store.stats(&self.location_id, now)) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open session");
+                return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000));
+            }
+        };
+        let (status, count) = match after_seq {
+            None => (ResumeStatus::None, 0),
+            Some(after) if after > last_seq => (ResumeStatus::ResyncRequired, 0),
+            Some(after) if after == last_seq => (ResumeStatus::Replayed, 0),
+            Some(after) => match store.first_retained_seq(&self.location_id).await {
+                Ok(Some(first)) if after + 1 >= first => (ResumeStatus::Replayed, last_seq - after),
+                Ok(_) => (ResumeStatus::ResyncRequired, 0),
+                Err(_) => return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000)),
+            },
+        };
+        self.state.metrics.resume(match status {
+            ResumeStatus::None => "none",
+            ResumeStatus::Replayed => "replayed",
+            ResumeStatus::ResyncRequired => "resync_required",
+        });
+        self.send(ServerFrame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            session_id: self.session_id.clone(),
+            server_time: now,
+            heartbeat_ms: self.heartbeat().as_millis() as u64,
+            location_id: self.location_id.clone(),
+            last_seq,
+            resume: Resume { status, count },
+            stats,
+        }))
+        .await?;
+        self.last_sent_seq = last_seq;
+        if status == ResumeStatus::Replayed {
+            self.replay(after_seq.unwrap_or(0), last_seq).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends stored events with `after < seq <= up_to`, in order.
+    async fn replay(&mut self, after: i64, up_to: i64) -> Result<(), End> {
+        let mut cursor = after;
+        while cursor < up_to {
+            let page = self
+                .state
+                .store
+                .events_between(&self.location_id, cursor, up_to, REPLAY_PAGE)
+                .await
+                .map_err(|_| close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000))?;
+            let Some(last) = page.last() else {
+                // Pruned while we read: the desk must reload.
+                return Err(close(CloseCode::SERVER_ERROR, "history moved on during replay; resume again"));
+            };
+            cursor = last.seq;
+            for event in page {
+                self.send(ServerFrame::Event(event)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a live event, first filling any gap from the store, skipping duplicates.
+    async fn forward(&mut self, published: &Published) -> Result<(), End> {
+        if published.seq <= self.last_sent_seq {
+            return Ok(());
+        }
+        if published.seq > self.last_sent_seq + 1 {
+            let from = self.last_sent_seq;
+            self.replay(from, published.seq - 1).await?;
+        }
+        self.push_event(published.seq, published.frame.clone())
+    }
+
+    fn read_error(&self, err: axum::Error) -> End {
+        let text = err.to_string();
+        // tungstenite's capacity error: the frame was above even its raised limit.
+        if text.contains("too long") || text.contains("Space limit") || text.contains("too big") {
+            return close(CloseCode::MESSAGE_TOO_BIG, "Frame too large for this server.");
+        }
+        tracing::debug!(error = %text, "read error");
+        End::PeerGone
+    }
+
+    fn drain_close(&self) -> End {
+        let n = self.state.session_count.load(Ordering::SeqCst).max(1) as u64;
+        let slot = self.state.drain_slot.fetch_add(1, Ordering::SeqCst) as u64 % n;
+        // Spread the reconnects: 5 ms per session, between 1 s and the configured cap.
+        let window = (n * 5).clamp(1000, self.state.settings.drain_spread.as_millis().max(1000) as u64);
+        let step = (window / n).max(1);
+        let hint = slot * window / n + rand::rng().random_range(0..step);
+        close_with_hint(CloseCode::SERVICE_RESTART, "Server restarting; reconnect after the hint.", hint)
+    }
+
+    async fn on_message(&mut self, message: Message) -> Result<(), End> {
+        self.last_heard = Instant::now();
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                self.state.metrics.frame_in("binary");
+                self.take_rate()?;
+                return self.malformed("Frames must be JSON text, not binary.").await;
+            }
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Close(_) => return Err(End::PeerGone),
+        };
+        self.take_rate()?;
+        if text.len() > self.state.settings.max_frame_bytes {
+            self.state.metrics.frame_in("oversized");
+            return Err(close(CloseCode::MESSAGE_TOO_BIG, "Frame larger than the server accepts."));
+        }
+        let value: Value = match serde_json::from_str(text.as_str()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.state.metrics.frame_in("malformed");
+                return self.malformed(format!("The frame is not valid JSON ({e}).")).await;
+            }
+        };
+        let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
+            self.state.metrics.frame_in("malformed");
+            return self.malformed("A frame must be a JSON object with a string `type`.").await;
+        };
+        if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
+            self.state.metrics.frame_in("unknown");
+            return self
+                .error_frame(
+                    ErrorCode::UnknownType,
+                    format!("Unknown frame type {kind:?}. This server speaks frontdesk.v1: check_in, check_out, reauth, ping."),
+                )
+                .await;
+        }
+        self.state.metrics.frame_in(&kind);
+        let op_id = value.get("op_id").and_then(Value::as_str).and_then(|s| s.parse::<uuid::Uuid>().ok());
+        let frame: ClientFrame = match crate::http::extract::parse_json(value) {
+            Ok(frame) => frame,
+            Err(message) => {
+                // A command we can answer by op_id gets its one ack, as a rejection.
+                if let (Some(op_id), "check_in" | "check_out") = (op_id, kind.as_str()) {
+                    self.malformed_count()?;
+                    let ack = Ack::rejected(op_id, RejectionCode::InvalidRequest, message);
+                    return self.send(ServerFrame::Ack(ack)).await;
+                }
+                return self.malformed(message).await;
+            }
+        };
+        match frame {
+            ClientFrame::Ping { t } => self.send(ServerFrame::Pong { t }).await,
+            ClientFrame::Reauth { token } => self.reauth(&token).await,
+            ClientFrame::CheckIn(c) => self.command(Command::CheckIn(c)).await,
+            ClientFrame::CheckOut(c) => self.command(Command::CheckOut(c)).await,
+        }
+    }
+
+    fn take_rate(&mut self) -> Result<(), End> {
+        self.rate.take(Instant::now()).map_err(|wait| {
+            let ms = (wait.as_millis() as u64).max(1000);
+            close_with_hint(CloseCode::RATE_LIMITED, "Too many frames; slow down and reconnect after the hint.", ms)
+        })
+    }
+
+    fn malformed_count(&mut self) -> Result<(), End> {
+        if self.malformed.record(Instant::now()) {
+            return Err(close(CloseCode::POLICY_VIOLATION, "Too many malformed frames."));
+        }
+        Ok(())
+    }
+
+    async fn malformed(&mut self, message: impl Into<String>) -> Result<(), End> {
+        self.malformed_count()?;
+        self.error_frame(ErrorCode::BadMessage, message).await
+    }
+
+    async fn reauth(&mut self, token: &str) -> Result<(), End> {
+        match self.state.tokens.verify(token) {
+            Ok(claims) if claims.sub == self.actor.user_id => {
+                self.token_expires_at = claims.expires_at();
+                self.send(ServerFrame::Reauthed { expires_at: self.token_expires_at }).await
+            }
+            Ok(_) => {
+                self.error_frame(ErrorCode::InvalidToken, "The new token belongs to another user; reconnect with it instead.")
+                    .await
+            }
+            Err(_) => {
+                self.error_frame(
+                    ErrorCode::InvalidToken,
+                    "The new token is not valid. The session continues until the current token expires.",
+                )
+                .await
+            }
+        }
+    }
+
+    async fn command(&mut self, command: Command) -> Result<(), End> {
+        match service::apply(&self.state, command, &self.actor, Transport::WebSocket).await {
+            Ok(ack) => self.send(ServerFrame::Ack(ack)).await,
+            Err(ApplyError::Timeout) => {
+                let hint = rand::rng().random_range(2000..5000);
+                tracing::warn!("command not stored within the timeout; closing with 1013");
+                Err(close_with_hint(CloseCode::TRY_AGAIN_LATER, "Server overloaded; resend after the hint.", hint))
+            }
+            Err(ApplyError::Store(e)) => {
+                tracing::error!(error = %e, "command failed in storage; closing with 1011");
+                let hint = rand::rng().random_range(1000..5000);
+                Err(close_with_hint(CloseCode::SERVER_ERROR, "Server error; the command was not stored. Resend it.", hint))
+            }
+        }
+    }
+
+    /// Hands the closing frame (if any) to the writer and lets go of the queue, so the
+    /// writer ends once it has sent what is queued.
+    async fn finish(self, end: End, slow: oneshot::Sender<CloseFrame>) {
+        let metrics = &self.state.metrics;
+        match end {
+            End::Close(code, reason) => {
+                metrics.close(code.0);
+                tracing::info!(session = %self.session_id, user = %self.actor.username, code = code.0, reason = ?reason.message, "closing session");
+                let frame = CloseFrame { code: code.0, reason: reason.to_wire().into() };
+                let _ = self.out.send_timeout(Message::Close(Some(frame)), Duration::from_secs(2)).await;
+            }
+            End::SlowConsumer => {
+                metrics.close(CloseCode::SLOW_CONSUMER.0);
+                tracing::info!("desk reads too slowly; closing with 4008");
+                let reason = CloseReason::new("Too slow reading events; resume with after_seq.");
+                let _ = slow.send(CloseFrame { code: CloseCode::SLOW_CONSUMER.0, reason: reason.to_wire().into() });
+            }
+            End::PeerGone | End::Dead => {}
+        }
+    }
+}
