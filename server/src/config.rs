@@ -55,6 +55,7 @@ struct FileSettings {
     login_lockout_s: Option<u64>,
     sweep_interval_ms: Option<u64>,
     drain_spread_ms: Option<u64>,
+    socket_send_buffer: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -83,6 +84,9 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// During a drain, reconnect hints are spread over at most this long.
     pub drain_spread: Duration,
+    /// SO_SNDBUF for accepted connections in bytes; 0 leaves it to the OS. A bound
+    /// makes a stalled desk show up as a full session queue (4008) sooner.
+    pub socket_send_buffer: usize,
     pub issuer: String,
     pub audience: String,
 }
@@ -192,6 +196,7 @@ impl Settings {
             login_lockout: Duration::from_secs(pick!("FRONTDESK_LOGIN_LOCKOUT_S", login_lockout_s, 60)),
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),
             drain_spread: Duration::from_millis(pick!("FRONTDESK_DRAIN_SPREAD_MS", drain_spread_ms, 30_000)),
+            socket_send_buffer: pick!("FRONTDESK_SOCKET_SEND_BUFFER", socket_send_buffer, 0),
             issuer: "frontdesk".into(),
             audience: "frontdesk-desk".into(),
         };

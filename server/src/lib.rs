@@ -28,6 +28,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::Result<()> {
     let sweeper = tokio::spawn(sweep_overdue_visits(state.clone()));
     let app = http::router(state.clone());
+    let send_buffer = state.settings.socket_send_buffer;
+    let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+        if send_buffer > 0 {
+            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer);
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(state.shutdown.clone().cancelled_owned())
         .await?;

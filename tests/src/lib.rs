@@ -1,1 +1,466 @@
+//! Test harness: runs the real `frontdesk-server` binary on a loopback port 0 with a
+//! real SQLite file in a temporary directory, and talks to it with a real HTTP client
+//! and a real WebSocket client. No mocks.
+//!
+//! Synchronisation is always on something observable (the stdout line, a frame, a close,
+//! a process exit), each bounded by a generous timeout that only fires on failure.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use frontdesk_protocol::api::TokenPair;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TCloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+/// The secret tests give the server, so they can forge tokens of every kind.
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const LOCATION: &str = "demo";
+/// Upper bound for anything a test waits on; reached only when something is broken.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Path of the server binary, building it once if the test run did not.
+pub fn server_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("FRONTDESK_SERVER_BIN") {
+            return PathBuf::from(path);
+        }
+        // target/<profile>/deps/<test exe> → target/<profile>/frontdesk-server
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "frontdesk-server", "--bin", "frontdesk-server"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build for the server");
+        assert!(status.success(), "building frontdesk-server failed");
+        profile_dir.join(format!("frontdesk-server{}", std::env::consts::EXE_SUFFIX))
+    })
+    .clone()
+}
+
+/// How to start a server.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    pub env: Vec<(String, String)>,
+    /// Reuse a data dir (restart on the same database).
+    pub data_dir: Option<PathBuf>,
+    /// Leave out `--demo` (the data dir must then hold data already).
+    pub no_demo: bool,
+}
+
+impl ServerOptions {
+    pub fn env(mut self, key: &str, value: impl ToString) -> Self {
+        self.env.push((key.to_owned(), value.to_string()));
+        self
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    _tempdir: Option<tempfile::TempDir>,
+    pub options: ServerOptions,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> Self {
+        let (tempdir, data_dir) = match &options.data_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let t = tempfile::tempdir().expect("tempdir");
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let (child, addr) = launch(&data_dir, &options).await.expect("server starts");
+        Self {
+            child: Some(child),
+            addr,
+            data_dir,
+            _tempdir: tempdir,
+            options,
+            http: reqwest::Client::builder().timeout(PATIENCE * 2).build().expect("http client"),
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("http://{}/api/v1{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("ws://{}/ws?{}", self.addr, query)
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.data_dir.join("frontdesk.db").display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("server running")
+    }
+
+    /// SIGTERM: the graceful drain.
+    pub fn terminate(&self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM).expect("send SIGTERM");
+    }
+
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        tokio::time::timeout(PATIENCE, child.wait()).await.expect("server exits in time").expect("wait")
+    }
+
+    /// SIGKILL: a crash.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts again on the same data dir (after `kill` or `wait_exit`), on a new port.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        let (child, addr) = launch(&self.data_dir, &self.options).await.expect("server restarts");
+        self.child = Some(child);
+        self.addr = addr;
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> TokenPair {
+        let r = self
+            .http
+            .post(self.api("/auth/login"))
+            .json(&json!({"username": username, "password": password, "device_name": "test"}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(r.status(), 200, "login as {username}: {}", r.text().await.unwrap_or_default());
+        r.json().await.expect("token pair")
+    }
+
+    pub async fn front_desk(&self) -> TokenPair {
+        self.login("frontdesk", "frontdesk-demo").await
+    }
+
+    pub async fn manager(&self) -> TokenPair {
+        self.login("manager", "manager-demo").await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.api(path)).bearer_auth(token).send().await.expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value, op_id: Option<Uuid>) -> (u16, Value) {
+        let mut req = self.http.post(self.api(path)).bearer_auth(token).json(body);
+        if let Some(op) = op_id {
+            req = req.header("Idempotency-Key", op.to_string());
+        }
+        let r = req.send().await.expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Check-in over HTTP with the op_id as Idempotency-Key.
+    pub async fn http_check_in(&self, token: &str, command: &Value) -> (u16, Value) {
+        let op: Uuid = command["op_id"].as_str().expect("op_id").parse().expect("uuid");
+        self.post(token, "/check-ins", command, Some(op)).await
+    }
+
+    pub async fn stats(&self, token: &str) -> Value {
+        let (status, body) = self.get(token, &format!("/stats?location={LOCATION}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Every visit of the location, open or not, ever.
+    pub async fn all_visits(&self, token: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(token, &format!("/check-ins?location={LOCATION}&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.base())).send().await.expect("metrics").text().await.expect("text")
+    }
+
+    pub async fn connect(&self, token: &str) -> Ws {
+        Ws::connect(self, token, None).await.expect("websocket opens")
+    }
+
+    pub async fn connect_after(&self, token: &str, after_seq: i64) -> Ws {
+        Ws::connect(self, token, Some(after_seq)).await.expect("websocket opens")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<(Child, String)> {
+    let mut cmd = Command::new(server_binary());
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    if !options.no_demo {
+        cmd.arg("--demo");
+    }
+    cmd.env("FRONTDESK_JWT_SECRET", TEST_JWT_SECRET)
+        .env("FRONTDESK_LOG", "info,sqlx=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("server.log"))?))
+        .kill_on_drop(true);
+    for (k, v) in &options.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().context("spawn frontdesk-server")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(PATIENCE * 2, lines.next_line())
+        .await
+        .map_err(|_| anyhow!("server did not print its address in time"))??
+        .ok_or_else(|| anyhow!("server exited before listening; see {}", data_dir.join("server.log").display()))?;
+    let v: Value = serde_json::from_str(&line).with_context(|| format!("stdout line {line:?}"))?;
+    let addr = v["listening"].as_str().ok_or_else(|| anyhow!("no address in {line}"))?.to_owned();
+    // Keep draining stdout so a chatty server never blocks (it must not print more).
+    tokio::spawn(async move {
+        while let Ok(Some(extra)) = lines.next_line().await {
+            panic!("server printed a second stdout line: {extra}");
+        }
+    });
+    Ok((child, addr))
+}
+
+/// What a WebSocket read produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Json(Value),
+    Close { code: u16, reason: String },
+    /// The connection ended without a close frame (or with an error).
+    Ended(String),
+}
+
+impl Frame {
+    pub fn json(self) -> Value {
+        match self {
+            Frame::Json(v) => v,
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            Frame::Close { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub hello: Value,
+}
+
+/// A WebSocket upgrade request with the v1 protocol and bearer header.
+pub fn ws_request(url: &str, token: Option<&str>, protocol: Option<&str>) -> tungstenite::handshake::client::Request {
+    let mut req = url.into_client_request().expect("ws request");
+    if let Some(p) = protocol {
+        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).expect("header"));
+    }
+    if let Some(t) = token {
+        req.headers_mut().insert("Authorization", HeaderValue::from_str(&format!("Bearer {t}")).expect("header"));
+    }
+    req
+}
+
+impl Ws {
+    pub async fn connect(server: &Server, token: &str, after_seq: Option<i64>) -> anyhow::Result<Ws> {
+        let query = match after_seq {
+            Some(s) => format!("location={LOCATION}&after_seq={s}"),
+            None => format!("location={LOCATION}"),
+        };
+        let req = ws_request(&server.ws_url(&query), Some(token), Some("frontdesk.v1"));
+        let (stream, response) = tokio_tungstenite::connect_async(req).await?;
+        let proto = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+        if proto != Some("frontdesk.v1") {
+            bail!("server selected protocol {proto:?}");
+        }
+        let mut ws = Ws { stream, hello: Value::Null };
+        let hello = ws.next().await.json();
+        assert_eq!(hello["type"], "hello", "first frame must be hello: {hello}");
+        ws.hello = hello;
+        Ok(ws)
+    }
+
+    /// Next text frame, close or end. Pings are answered by tungstenite while reading.
+    pub async fn next(&mut self) -> Frame {
+        loop {
+            let msg = match tokio::time::timeout(PATIENCE, self.stream.next()).await {
+                Err(_) => panic!("no frame from the server within {PATIENCE:?}"),
+                Ok(None) => return Frame::Ended("stream ended".into()),
+                Ok(Some(Err(e))) => return Frame::Ended(e.to_string()),
+                Ok(Some(Ok(m))) => m,
+            };
+            match msg {
+                Message::Text(t) => return Frame::Json(serde_json::from_str(t.as_str()).expect("server frames are JSON")),
+                Message::Close(Some(c)) => {
+                    return Frame::Close { code: u16::from(c.code), reason: c.reason.to_string() };
+                }
+                Message::Close(None) => return Frame::Close { code: 1005, reason: String::new() },
+                Message::Binary(_) => panic!("server sent a binary frame"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads until a close (or end), returning it; JSON frames before it are returned too.
+    pub async fn until_close(&mut self) -> (Vec<Value>, Frame) {
+        let mut seen = Vec::new();
+        loop {
+            match self.next().await {
+                Frame::Json(v) => seen.push(v),
+                other => return (seen, other),
+            }
+        }
+    }
+
+    pub async fn send(&mut self, value: &Value) {
+        self.stream.send(Message::Text(value.to_string().into())).await.expect("send frame");
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.stream.send(Message::Text(text.into())).await.expect("send frame");
+    }
+
+    /// Reads frames until the ack for `op_id`, collecting events seen on the way.
+    pub async fn ack_for(&mut self, op_id: &str, events: &mut Vec<Value>) -> Value {
+        loop {
+            let v = self.next().await.json();
+            match v["type"].as_str() {
+                Some("ack") if v["op_id"] == op_id => return v,
+                Some("event") => events.push(v),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads frames until `n` events have arrived; returns them in arrival order.
+    pub async fn events(&mut self, n: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        while events.len() < n {
+            let v = self.next().await.json();
+            if v["type"] == "event" {
+                events.push(v);
+            }
+        }
+        events
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(Some(tungstenite::protocol::CloseFrame { code: TCloseCode::Normal, reason: "".into() })).await;
+    }
+}
+
+/// A check-in command as a desk would build it.
+pub fn check_in(card: &str) -> Value {
+    json!({
+        "type": "check_in",
+        "op_id": Uuid::new_v4().to_string(),
+        "location_id": LOCATION,
+        "desk_id": "test-desk",
+        "member": {"card": card},
+        "occurred_at": Utc::now().to_rfc3339(),
+        "queued": false,
+    })
+}
+
+pub fn check_out(card: &str) -> Value {
+    json!({
+        "type": "check_out",
+        "op_id": Uuid::new_v4().to_string(),
+        "location_id": LOCATION,
+        "desk_id": "test-desk",
+        "member": {"card": card},
+        "occurred_at": Utc::now().to_rfc3339(),
+        "queued": false,
+    })
+}
+
+pub fn card(n: u32) -> String {
+    format!("D{n:04}")
+}
+
+/// Asserts `seqs` are consecutive, starting at `first`.
+pub fn assert_gap_free(seqs: &[i64], first: i64) {
+    for (i, s) in seqs.iter().enumerate() {
+        assert_eq!(*s, first + i as i64, "seq {s} at position {i}: gap or duplicate in {seqs:?}");
+    }
+}
+
+pub fn seqs(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect()
+}
+
+/// Forges an access token with the test secret and arbitrary claims and header.
+pub fn forge_token(claims: &Value, alg: jsonwebtoken::Algorithm, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode")
+}
+
+/// Claims like the server's, for a user, valid now.
+pub fn claims_for(user_id: &str, username: &str) -> Value {
+    let now = Utc::now().timestamp();
+    json!({
+        "sub": user_id, "name": username, "role": "front_desk", "locs": [LOCATION],
+        "iat": now, "nbf": now, "exp": now + 600, "jti": Uuid::new_v4().to_string(),
+        "iss": "frontdesk", "aud": "frontdesk-desk",
+    })
+}
+
+/// Reads a counter or gauge sample from Prometheus text: the sum of every line whose
+/// name and labels contain all `parts`.
+pub fn metric_sum(text: &str, name: &str, parts: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -39,8 +39,13 @@ fn command_from(kind: &str, headers: &HeaderMap, mut body: Value) -> Result<Comm
             map.insert("op_id".into(), Value::String(key.to_owned()));
         }
     }
-    map.insert("type".into(), Value::String(kind.to_owned()));
-    parse_json(body).map_err(ApiError::bad_request)
+    // Parse into the command's own struct (not the tagged enum) so errors keep the
+    // field's path.
+    match kind {
+        "check_in" => parse_json(body).map(Command::CheckIn),
+        _ => parse_json(body).map(Command::CheckOut),
+    }
+    .map_err(ApiError::bad_request)
 }
 
 async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, ApiError> {

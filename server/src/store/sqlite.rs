@@ -561,7 +561,7 @@ impl Store for SqliteStore {
 
     async fn insert_user_if_absent(&self, u: &UserRecord) -> Result<bool> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, username, name, role, password_hash, disabled) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT(username) DO NOTHING",
@@ -633,7 +633,7 @@ impl Store for SqliteStore {
 
     async fn set_user_disabled(&self, user_id: &str, disabled: bool, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
             .bind(disabled as i64)
             .bind(user_id)
@@ -680,7 +680,7 @@ impl Store for SqliteStore {
 
     async fn use_refresh_token(&self, digest: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "SELECT family_id, user_id, device_name, expires_at, used_at, revoked_at FROM refresh_tokens WHERE digest = ?",
         )
@@ -782,7 +782,7 @@ impl Store for SqliteStore {
 
     async fn apply(&self, command: &Command, actor: &Actor, now: DateTime<Utc>) -> Result<Applied> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let op_id = command.op_id().to_string();
         let previous: Option<String> = sqlx::query_scalar("SELECT ack_json FROM operations WHERE op_id = ?")
             .bind(&op_id)
@@ -826,7 +826,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<ReviewOutcome> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(visit) = load_visit(&mut tx, visit_id).await? else { return Ok(ReviewOutcome::NotFound) };
         if !visit.needs_review || visit.review.is_some() {
             return Ok(ReviewOutcome::NotPending);
@@ -868,7 +868,7 @@ impl Store for SqliteStore {
 
     async fn close_overdue_visits(&self, now: DateTime<Utc>) -> Result<Vec<Event>> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let overdue: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT v.id, v.location_id, v.checked_in_at + l.max_stay_minutes * 60000 FROM visits v \
              JOIN locations l ON l.id = v.location_id \

@@ -76,7 +76,7 @@ struct Session {
 pub async fn run(socket: WebSocket, state: Shared, ctx: SessionContext) {
     let open = state.session_count.fetch_add(1, Ordering::SeqCst) + 1;
     state.metrics.sessions_open.inc();
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let (out_tx, out_rx) = mpsc::channel(state.settings.session_queue);
     let (slow_tx, slow_rx) = oneshot::channel();
     let writer = tokio::spawn(write_frames(sink, out_rx, slow_rx));
@@ -98,16 +98,34 @@ pub async fn run(socket: WebSocket, state: Shared, ctx: SessionContext) {
         let hint = rand::rng().random_range(5000..15000);
         close_with_hint(CloseCode::TRY_AGAIN_LATER, "The server is at its connection limit; try again later.", hint)
     } else {
-        session.serve(stream, ctx.after_seq).await
+        session.serve(&mut stream, ctx.after_seq).await
     };
 
     let dead = matches!(end, End::Dead);
-    session.finish(end, slow_tx).await;
+    let closing = matches!(end, End::Close(..) | End::SlowConsumer);
+    // The slow-close sender lives until the writer is done: dropping it early would
+    // read as a signal and could cut the queued close frame.
+    let mut slow_tx = Some(slow_tx);
+    session.finish(end, &mut slow_tx).await;
+    if closing {
+        // Complete the close handshake: read until the desk answers our close. Closing
+        // the socket with unread input would send a TCP reset, and a reset makes the
+        // desk's kernel discard the close frame before the desk reads it.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     let mut writer = writer;
     if dead || tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
         // A dead link can leave the writer blocked on a full socket forever.
         writer.abort();
     }
+    drop(slow_tx);
     state.session_count.fetch_sub(1, Ordering::SeqCst);
     state.metrics.sessions_open.dec();
 }
@@ -183,8 +201,8 @@ impl Session {
         self.send(ServerFrame::Error(ErrorFrame { code, message: message.into() })).await
     }
 
-    async fn serve(&mut self, mut stream: SplitStream<WebSocket>, after_seq: Option<i64>) -> End {
-        match self.serve_inner(&mut stream, after_seq).await {
+    async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, after_seq: Option<i64>) -> End {
+        match self.serve_inner(stream, after_seq).await {
             Ok(()) => End::PeerGone,
             Err(end) => end,
         }
@@ -382,7 +400,14 @@ impl Session {
         }
         self.state.metrics.frame_in(&kind);
         let op_id = value.get("op_id").and_then(Value::as_str).and_then(|s| s.parse::<uuid::Uuid>().ok());
-        let frame: ClientFrame = match crate::http::extract::parse_json(value) {
+        // Parse into the frame's own struct (a tagged enum would lose the field path).
+        use crate::http::extract::parse_json;
+        let parsed = match kind.as_str() {
+            "check_in" => parse_json(value).map(ClientFrame::CheckIn),
+            "check_out" => parse_json(value).map(ClientFrame::CheckOut),
+            _ => parse_json(value),
+        };
+        let frame = match parsed {
             Ok(frame) => frame,
             Err(message) => {
                 // A command we can answer by op_id gets its one ack, as a rejection.
@@ -459,7 +484,7 @@ impl Session {
 
     /// Hands the closing frame (if any) to the writer and lets go of the queue, so the
     /// writer ends once it has sent what is queued.
-    async fn finish(self, end: End, slow: oneshot::Sender<CloseFrame>) {
+    async fn finish(self, end: End, slow: &mut Option<oneshot::Sender<CloseFrame>>) {
         let metrics = &self.state.metrics;
         match end {
             End::Close(code, reason) => {
@@ -472,7 +497,7 @@ impl Session {
                 metrics.close(CloseCode::SLOW_CONSUMER.0);
                 tracing::info!("desk reads too slowly; closing with 4008");
                 let reason = CloseReason::new("Too slow reading events; resume with after_seq.");
-                let _ = slow.send(CloseFrame { code: CloseCode::SLOW_CONSUMER.0, reason: reason.to_wire().into() });
+                let _ = slow.take().expect("one slow close").send(CloseFrame { code: CloseCode::SLOW_CONSUMER.0, reason: reason.to_wire().into() });
             }
             End::PeerGone | End::Dead => {}
         }
