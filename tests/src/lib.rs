@@ -361,6 +361,11 @@ impl Ws {
         self.stream.send(Message::Text(value.to_string().into())).await.expect("send frame");
     }
 
+    /// Sends without panicking, for tests that cut the connection under the desk.
+    pub async fn stream_send(&mut self, value: &Value) -> Result<(), tungstenite::Error> {
+        self.stream.send(Message::Text(value.to_string().into())).await
+    }
+
     pub async fn send_text(&mut self, text: String) {
         self.stream.send(Message::Text(text.into())).await.expect("send frame");
     }
