@@ -79,13 +79,7 @@ pub enum RejectionCode {
 impl RejectionCode {
     /// Whether staff may let the member in anyway with an `override` reason.
     pub fn overridable(self) -> bool {
-        matches!(
-            self,
-            Self::MembershipExpired
-                | Self::MembershipFrozen
-                | Self::CapacityReached
-                | Self::RecentCheckIn
-        )
+        matches!(self, Self::MembershipExpired | Self::MembershipFrozen | Self::CapacityReached | Self::RecentCheckIn)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -175,9 +169,7 @@ impl CloseReason {
 
     /// Parses a close reason; plain-text reasons become the message.
     pub fn parse(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_else(|_| {
-            if text.is_empty() { Self::default() } else { Self::new(text) }
-        })
+        serde_json::from_str(text).unwrap_or_else(|_| if text.is_empty() { Self::default() } else { Self::new(text) })
     }
 }
 
@@ -203,8 +195,15 @@ mod tests {
     fn overridable_rules_match_the_contract() {
         use RejectionCode::*;
         let overridable: Vec<_> = [
-            MemberNotFound, MembershipExpired, MembershipFrozen, AlreadyCheckedIn,
-            NotCheckedIn, CapacityReached, RecentCheckIn, LocationForbidden, InvalidRequest,
+            MemberNotFound,
+            MembershipExpired,
+            MembershipFrozen,
+            AlreadyCheckedIn,
+            NotCheckedIn,
+            CapacityReached,
+            RecentCheckIn,
+            LocationForbidden,
+            InvalidRequest,
         ]
         .into_iter()
         .filter(|c| c.overridable())

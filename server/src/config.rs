@@ -132,11 +132,7 @@ where
 {
     match env.var(name) {
         None => Ok(None),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+        Some(raw) => raw.trim().parse().map(Some).map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
     }
 }
 
@@ -146,8 +142,7 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("the config file {} is not valid", path.display()))?
+                toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))?
             }
             None => FileSettings::default(),
         };
@@ -262,8 +257,8 @@ impl Settings {
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the JWT secret file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the JWT secret file {}", path.display()))?;
     Ok(text.trim().as_bytes().to_vec())
 }
 

@@ -19,8 +19,8 @@ pub const USERS: &[(&str, &str, &str, Role)] = &[
 ];
 
 const FIRST: &[&str] = &[
-    "Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jack", "Keira", "Liam", "Maya",
-    "Noah", "Olivia", "Pablo", "Quinn", "Ruby", "Samir", "Tara",
+    "Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jack", "Keira", "Liam", "Maya", "Noah",
+    "Olivia", "Pablo", "Quinn", "Ruby", "Samir", "Tara",
 ];
 const LAST: &[&str] = &["Anders", "Brooks", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen"];
 
@@ -30,11 +30,16 @@ fn demo_id(kind: u128, n: u128) -> String {
 }
 
 pub fn member(n: u32, today: NaiveDate) -> Member {
-    let name = format!("{} {}", FIRST[(n as usize - 1) % FIRST.len()], LAST[(n as usize - 1) / FIRST.len() % LAST.len()]);
+    let name =
+        format!("{} {}", FIRST[(n as usize - 1) % FIRST.len()], LAST[(n as usize - 1) / FIRST.len() % LAST.len()]);
     let (valid_until, frozen_from, frozen_until) = match n {
         1..=180 => (today + Duration::days(365), None, None),
         181..=190 => (today - Duration::days(i64::from(n - 180) * 3), None, None),
-        _ => (today + Duration::days(200), Some(today - Duration::days(7)), Some(today + Duration::days(30 + i64::from(n - 190)))),
+        _ => (
+            today + Duration::days(200),
+            Some(today - Duration::days(7)),
+            Some(today + Duration::days(30 + i64::from(n - 190))),
+        ),
     };
     let mut m = Member {
         id: demo_id(1, n.into()),

@@ -68,7 +68,11 @@ impl Metrics {
         r.register("frontdesk_resumes", "Session resumes, by outcome", m.resumes.clone());
         r.register("frontdesk_ws_closes", "WebSocket sessions closed by the server, by close code", m.closes.clone());
         r.register("frontdesk_http_requests", "HTTP requests, by route, method and status", m.http_requests.clone());
-        r.register("frontdesk_ws_upgrade_refusals", "WebSocket upgrades refused, by HTTP status", m.upgrade_refusals.clone());
+        r.register(
+            "frontdesk_ws_upgrade_refusals",
+            "WebSocket upgrades refused, by HTTP status",
+            m.upgrade_refusals.clone(),
+        );
         r.register("frontdesk_events_published", "Events written and broadcast", m.events_published.clone());
         r.register("frontdesk_login_failures", "Failed sign-in attempts", m.login_failures.clone());
         m

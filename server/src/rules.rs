@@ -29,7 +29,10 @@ pub enum Verdict {
         /// Rules set aside by a staff override, first one first.
         overridden: Vec<RejectionCode>,
     },
-    Reject { code: RejectionCode, message: String },
+    Reject {
+        code: RejectionCode,
+        message: String,
+    },
 }
 
 pub fn judge_check_in(f: &CheckInFacts<'_>) -> Verdict {
@@ -100,10 +103,9 @@ pub fn judge_check_in(f: &CheckInFacts<'_>) -> Verdict {
 
     match (failures.is_empty(), f.override_) {
         (true, _) => Verdict::Accept { needs_review: false, overridden: vec![] },
-        (false, Some(_)) => Verdict::Accept {
-            needs_review: false,
-            overridden: failures.into_iter().map(|(code, _)| code).collect(),
-        },
+        (false, Some(_)) => {
+            Verdict::Accept { needs_review: false, overridden: failures.into_iter().map(|(code, _)| code).collect() }
+        }
         (false, None) => {
             let (code, message) = failures.swap_remove(0);
             reject(code, message)
@@ -176,8 +178,10 @@ mod tests {
     #[test]
     fn active_member_is_accepted() {
         let (l, m) = (location(), member("2027-01-01"));
-        assert_eq!(judge_check_in(&facts(&l, Some(&m), "2026-11-22T10:00:00Z")),
-                   Verdict::Accept { needs_review: false, overridden: vec![] });
+        assert_eq!(
+            judge_check_in(&facts(&l, Some(&m), "2026-11-22T10:00:00Z")),
+            Verdict::Accept { needs_review: false, overridden: vec![] }
+        );
     }
 
     #[test]
@@ -235,10 +239,13 @@ mod tests {
         let mut f = facts(&l, Some(&m), "2026-11-22T10:00:00Z");
         f.occupancy_at = 5;
         f.override_ = Some(&reason);
-        assert_eq!(judge_check_in(&f), Verdict::Accept {
-            needs_review: false,
-            overridden: vec![RejectionCode::MembershipExpired, RejectionCode::CapacityReached],
-        });
+        assert_eq!(
+            judge_check_in(&f),
+            Verdict::Accept {
+                needs_review: false,
+                overridden: vec![RejectionCode::MembershipExpired, RejectionCode::CapacityReached],
+            }
+        );
         let mut f = facts(&l, None, "2026-11-22T10:00:00Z");
         f.override_ = Some(&reason);
         assert_eq!(code(judge_check_in(&f)), Some(RejectionCode::MemberNotFound));

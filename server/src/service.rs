@@ -70,7 +70,12 @@ pub fn validate(command: &Command) -> Result<(), String> {
 }
 
 /// Applies a command and returns its ack (with `duplicate` set for a repeated op_id).
-pub async fn apply(state: &AppState, mut command: Command, actor: &Actor, transport: Transport) -> Result<Ack, ApplyError> {
+pub async fn apply(
+    state: &AppState,
+    mut command: Command,
+    actor: &Actor,
+    transport: Transport,
+) -> Result<Ack, ApplyError> {
     let ack = match validate(&command) {
         Err(message) => Ack::rejected(command.op_id(), RejectionCode::InvalidRequest, message),
         Ok(()) => {

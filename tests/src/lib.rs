@@ -268,7 +268,10 @@ async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<(Chi
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     Json(Value),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
     /// The connection ended without a close frame (or with an error).
     Ended(String),
 }
@@ -335,7 +338,9 @@ impl Ws {
                 Ok(Some(Ok(m))) => m,
             };
             match msg {
-                Message::Text(t) => return Frame::Json(serde_json::from_str(t.as_str()).expect("server frames are JSON")),
+                Message::Text(t) => {
+                    return Frame::Json(serde_json::from_str(t.as_str()).expect("server frames are JSON"));
+                }
                 Message::Close(Some(c)) => {
                     return Frame::Close { code: u16::from(c.code), reason: c.reason.to_string() };
                 }
@@ -395,7 +400,10 @@ impl Ws {
     }
 
     pub async fn close(mut self) {
-        let _ = self.stream.close(Some(tungstenite::protocol::CloseFrame { code: TCloseCode::Normal, reason: "".into() })).await;
+        let _ = self
+            .stream
+            .close(Some(tungstenite::protocol::CloseFrame { code: TCloseCode::Normal, reason: "".into() }))
+            .await;
     }
 }
 

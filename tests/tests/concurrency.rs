@@ -46,7 +46,8 @@ async fn twenty_concurrent_sessions_give_gap_free_seq_and_correct_stats() {
     let stats = server.stats(&token).await;
     assert_eq!(stats["occupancy"], total as i64);
     assert_eq!(stats["today_total"], total as i64);
-    let mut cards: Vec<_> = server.all_visits(&token).await.iter().map(|v| v["card"].as_str().unwrap().to_owned()).collect();
+    let mut cards: Vec<_> =
+        server.all_visits(&token).await.iter().map(|v| v["card"].as_str().unwrap().to_owned()).collect();
     cards.sort();
     cards.dedup();
     assert_eq!(cards.len(), total, "one visit per member, none twice");

@@ -40,7 +40,8 @@ async fn sigterm_sends_1012_with_spread_hints_exits_0_and_keeps_every_acked_chec
 
     server.restart().await;
     let token = server.front_desk().await.access_token;
-    let stored: BTreeSet<_> = server.all_visits(&token).await.iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
+    let stored: BTreeSet<_> =
+        server.all_visits(&token).await.iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(stored, acked);
 }
 

@@ -50,7 +50,8 @@ async fn refused(server: &Server, query: &str, token: Option<&str>, protocol: Op
         Ok(_) => panic!("the upgrade should have been refused"),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
-            let body = response.body().as_ref().map(|b| serde_json::from_slice(b).expect("JSON body")).unwrap_or(Value::Null);
+            let body =
+                response.body().as_ref().map(|b| serde_json::from_slice(b).expect("JSON body")).unwrap_or(Value::Null);
             (status, body)
         }
         Err(other) => panic!("expected an HTTP refusal, got {other}"),
@@ -192,7 +193,8 @@ async fn disabling_a_user_closes_their_sessions_with_4003() {
     let mut ws = server.connect(&desk.access_token).await;
     let mut manager_ws = server.connect(&manager.access_token).await;
 
-    let (status, _) = server.post(&manager.access_token, &format!("/users/{}/disable", desk.user.id), &json!({}), None).await;
+    let (status, _) =
+        server.post(&manager.access_token, &format!("/users/{}/disable", desk.user.id), &json!({}), None).await;
     assert_eq!(status, 204);
     let (_, end) = ws.until_close().await;
     assert_eq!(end.close_code(), Some(4003), "{end:?}");
@@ -240,7 +242,8 @@ async fn slow_consumer_is_closed_with_4008() {
     socket.set_recv_buffer_size(2048).unwrap();
     let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
     let req = ws_request(&server.ws_url("location=demo"), Some(&tokens.access_token), Some("frontdesk.v1"));
-    let (mut slow, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let (mut slow, _) =
+        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
 
     // Another desk makes events until the server gives up on the slow one.
     let mut sender = server.connect(&tokens.access_token).await;

@@ -122,9 +122,15 @@ mod tests {
     #[test]
     fn tokens_of_another_key_or_audience_are_refused() {
         let token = issuer().issue("u1", "ann", Role::FrontDesk, &[]);
-        let other = TokenIssuer::new(b"another-secret-another-secret-xx", "frontdesk", "frontdesk-desk", Duration::from_secs(60));
+        let other = TokenIssuer::new(
+            b"another-secret-another-secret-xx",
+            "frontdesk",
+            "frontdesk-desk",
+            Duration::from_secs(60),
+        );
         assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);
-        let other_aud = TokenIssuer::new(b"0123456789abcdef0123456789abcdef", "frontdesk", "elsewhere", Duration::from_secs(60));
+        let other_aud =
+            TokenIssuer::new(b"0123456789abcdef0123456789abcdef", "frontdesk", "elsewhere", Duration::from_secs(60));
         assert_eq!(other_aud.verify(&token).unwrap_err(), TokenError::Invalid);
     }
 }

@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use frontdesk_protocol::api::UserSummary;
 use frontdesk_protocol::Role;
+use frontdesk_protocol::api::UserSummary;
 use serde::Deserialize;
 
 use super::extract::{Auth, QueryParams};
@@ -21,7 +21,11 @@ pub struct AuditQuery {
     to: Option<DateTime<Utc>>,
 }
 
-pub async fn audit(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<AuditQuery>) -> Result<Response, ApiError> {
+pub async fn audit(
+    State(state): State<Shared>,
+    auth: Auth,
+    QueryParams(q): QueryParams<AuditQuery>,
+) -> Result<Response, ApiError> {
     auth.manager()?;
     auth.location(&q.location)?;
     let (today_start, today_end) = day_bounds(Utc::now());
@@ -55,7 +59,8 @@ pub async fn users(State(state): State<Shared>, auth: Auth) -> Result<Response, 
 
 async fn set_disabled(state: Shared, auth: Auth, id: String, disabled: bool) -> Result<Response, ApiError> {
     auth.manager()?;
-    let user = state.store.user_by_id(&id).await?.ok_or_else(|| ApiError::not_found("There is no user with this id."))?;
+    let user =
+        state.store.user_by_id(&id).await?.ok_or_else(|| ApiError::not_found("There is no user with this id."))?;
     if !manages(&auth.0, &user.summary()) {
         return Err(ApiError::forbidden("You may only manage staff of your own locations (and not admins)."));
     }

@@ -7,8 +7,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use frontdesk_protocol::api::{LoginRequest, RefreshRequest, TokenPair, UserInfo};
 use frontdesk_protocol::ErrorCode;
+use frontdesk_protocol::api::{LoginRequest, RefreshRequest, TokenPair, UserInfo};
 
 use super::extract::JsonBody;
 use crate::auth::{password, refresh as refresh_token};
@@ -25,7 +25,12 @@ fn invalid_refresh() -> ApiError {
 }
 
 /// Issues an access token and a new refresh token in `family_id`.
-async fn issue_pair(state: &Shared, user: &UserRecord, family_id: &str, device_name: Option<&str>) -> Result<TokenPair, ApiError> {
+async fn issue_pair(
+    state: &Shared,
+    user: &UserRecord,
+    family_id: &str,
+    device_name: Option<&str>,
+) -> Result<TokenPair, ApiError> {
     let refresh = refresh_token::generate();
     let refresh_ttl = chrono::Duration::from_std(state.settings.refresh_ttl).unwrap_or(chrono::Duration::days(30));
     state
@@ -99,7 +104,10 @@ pub async fn login(
     Ok(super::ok(pair))
 }
 
-pub async fn refresh(State(state): State<Shared>, JsonBody(body): JsonBody<RefreshRequest>) -> Result<Response, ApiError> {
+pub async fn refresh(
+    State(state): State<Shared>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Response, ApiError> {
     let digest = refresh_token::digest(&body.refresh_token);
     match state.store.use_refresh_token(&digest, Utc::now()).await? {
         RefreshUse::Valid { user_id, family_id, device_name } => {
@@ -117,7 +125,10 @@ pub async fn refresh(State(state): State<Shared>, JsonBody(body): JsonBody<Refre
 
 /// Revokes the refresh token's family. Knowing the refresh token is the proof needed,
 /// so a desk whose access token already expired can still sign out cleanly.
-pub async fn logout(State(state): State<Shared>, JsonBody(body): JsonBody<RefreshRequest>) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<Shared>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Response, ApiError> {
     state.store.revoke_refresh_family_of(&refresh_token::digest(&body.refresh_token), Utc::now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

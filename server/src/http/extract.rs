@@ -3,14 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use frontdesk_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 
-use crate::auth::jwt::{Claims, TokenError};
 use crate::auth::Actor;
+use crate::auth::jwt::{Claims, TokenError};
 use crate::error::ApiError;
 use crate::state::Shared;
 

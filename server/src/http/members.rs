@@ -16,7 +16,11 @@ pub struct SearchQuery {
     limit: Option<i64>,
 }
 
-pub async fn search(State(state): State<Shared>, _auth: Auth, QueryParams(q): QueryParams<SearchQuery>) -> Result<Response, ApiError> {
+pub async fn search(
+    State(state): State<Shared>,
+    _auth: Auth,
+    QueryParams(q): QueryParams<SearchQuery>,
+) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     Ok(super::ok(state.store.search_members(&q.q, limit).await?))
 }
@@ -38,17 +42,25 @@ pub struct SyncQuery {
 fn parse_cursor(cursor: Option<&str>) -> Result<i64, ApiError> {
     match cursor {
         None | Some("") => Ok(0),
-        Some(c) => c
-            .strip_prefix('v')
-            .and_then(|n| n.parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::bad_request("The `after` cursor is not one this server gave out. Sync again from the start (no `after`).")),
+        Some(c) => c.strip_prefix('v').and_then(|n| n.parse::<i64>().ok()).filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "The `after` cursor is not one this server gave out. Sync again from the start (no `after`).",
+            )
+        }),
     }
 }
 
-pub async fn sync(State(state): State<Shared>, _auth: Auth, QueryParams(q): QueryParams<SyncQuery>) -> Result<Response, ApiError> {
+pub async fn sync(
+    State(state): State<Shared>,
+    _auth: Auth,
+    QueryParams(q): QueryParams<SyncQuery>,
+) -> Result<Response, ApiError> {
     let after = parse_cursor(q.after.as_deref())?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 5000);
     let page = state.store.roster_after(after, limit).await?;
-    Ok(super::ok(MemberSyncPage { members: page.members, cursor: format!("v{}", page.version), complete: page.complete }))
+    Ok(super::ok(MemberSyncPage {
+        members: page.members,
+        cursor: format!("v{}", page.version),
+        complete: page.complete,
+    }))
 }

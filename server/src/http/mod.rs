@@ -10,12 +10,12 @@ mod visits;
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use frontdesk_protocol::ErrorCode;
 
 use crate::error::ApiError;
@@ -62,16 +62,17 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "This address does not accept this method.")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "This address does not accept this method.",
+    )
 }
 
 /// Counts requests by route template (not raw path, which would carry ids).
 async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -80,7 +81,12 @@ async fn count_requests(State(state): State<Shared>, request: Request, next: Nex
         .http_requests
         .get_or_create(&HttpLabels { route: route.clone(), method, status: response.status().as_u16().to_string() })
         .inc();
-    tracing::debug!(route, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    tracing::debug!(
+        route,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     response
 }
 

@@ -50,7 +50,11 @@ async fn page(state: &Shared, location: &str, after: i64) -> Result<(Vec<Event>,
     Ok((events, last))
 }
 
-pub async fn events(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<EventsQuery>) -> Result<Response, ApiError> {
+pub async fn events(
+    State(state): State<Shared>,
+    auth: Auth,
+    QueryParams(q): QueryParams<EventsQuery>,
+) -> Result<Response, ApiError> {
     auth.location(&q.location)?;
     if state.store.location(&q.location).await?.is_none() {
         return Err(ApiError::not_found(format!("There is no location {:?}.", q.location)));

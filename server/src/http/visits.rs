@@ -5,17 +5,17 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use frontdesk_protocol::IDEMPOTENCY_KEY_HEADER;
 use frontdesk_protocol::api::{CommandAccepted, ErrorBody, ReviewRequest};
 use frontdesk_protocol::ws::{AckStatus, Command};
-use frontdesk_protocol::IDEMPOTENCY_KEY_HEADER;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::extract::{parse_json, Auth, JsonBody, QueryParams};
+use super::extract::{Auth, JsonBody, QueryParams, parse_json};
 use crate::error::ApiError;
 use crate::service::{self, ApplyError, Transport};
 use crate::state::Shared;
-use crate::store::{day_bounds, ReviewOutcome, VisitQuery};
+use crate::store::{ReviewOutcome, VisitQuery, day_bounds};
 
 /// Builds the command from the body, taking `op_id` from `Idempotency-Key` (the two must
 /// agree when both are given).
@@ -33,7 +33,9 @@ fn command_from(kind: &str, headers: &HeaderMap, mut body: Value) -> Result<Comm
     };
     match map.get("op_id").and_then(Value::as_str) {
         Some(op) if op != key => {
-            return Err(ApiError::bad_request("`op_id` in the body differs from the Idempotency-Key header; they must be the same."));
+            return Err(ApiError::bad_request(
+                "`op_id` in the body differs from the Idempotency-Key header; they must be the same.",
+            ));
         }
         _ => {
             map.insert("op_id".into(), Value::String(key.to_owned()));
@@ -57,7 +59,10 @@ async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, 
     Ok(match ack.status {
         AckStatus::Accepted => {
             let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-            let body = CommandAccepted { check_in: ack.check_in.expect("accepted acks carry the visit"), duplicate: ack.duplicate };
+            let body = CommandAccepted {
+                check_in: ack.check_in.expect("accepted acks carry the visit"),
+                duplicate: ack.duplicate,
+            };
             (status, axum::Json(body)).into_response()
         }
         AckStatus::Rejected => {
@@ -67,7 +72,8 @@ async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, 
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
-            let mut body = ErrorBody::new(frontdesk_protocol::ErrorCode::InvalidRequest, ack.message.unwrap_or_default());
+            let mut body =
+                ErrorBody::new(frontdesk_protocol::ErrorCode::InvalidRequest, ack.message.unwrap_or_default());
             body.code = code.as_str().to_owned();
             body.overridable = Some(code.overridable());
             body.duplicate = ack.duplicate.then_some(true);
@@ -76,12 +82,22 @@ async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, 
     })
 }
 
-pub async fn check_in(State(state): State<Shared>, auth: Auth, headers: HeaderMap, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+pub async fn check_in(
+    State(state): State<Shared>,
+    auth: Auth,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
     let command = command_from("check_in", &headers, body)?;
     apply(state, auth, command).await
 }
 
-pub async fn check_out(State(state): State<Shared>, auth: Auth, headers: HeaderMap, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+pub async fn check_out(
+    State(state): State<Shared>,
+    auth: Auth,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
     let command = command_from("check_out", &headers, body)?;
     apply(state, auth, command).await
 }
@@ -99,7 +115,11 @@ pub struct ListQuery {
     needs_review: bool,
 }
 
-pub async fn list(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<ListQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<Shared>,
+    auth: Auth,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Response, ApiError> {
     auth.location(&q.location)?;
     // Open visits and review lists are not limited to a day unless asked.
     let (from, to) = match (q.date, q.from, q.to) {
@@ -126,7 +146,11 @@ pub struct StatsQuery {
     location: String,
 }
 
-pub async fn stats(State(state): State<Shared>, auth: Auth, QueryParams(q): QueryParams<StatsQuery>) -> Result<Response, ApiError> {
+pub async fn stats(
+    State(state): State<Shared>,
+    auth: Auth,
+    QueryParams(q): QueryParams<StatsQuery>,
+) -> Result<Response, ApiError> {
     auth.location(&q.location)?;
     if state.store.location(&q.location).await?.is_none() {
         return Err(ApiError::not_found(format!("There is no location {:?}.", q.location)));
@@ -151,6 +175,8 @@ pub async fn review(
             Ok(super::ok(serde_json::json!({ "check_in": visit })))
         }
         ReviewOutcome::NotFound => Err(ApiError::not_found("There is no visit with this id.")),
-        ReviewOutcome::NotPending => Err(ApiError::conflict("This visit does not need a review, or was already decided.")),
+        ReviewOutcome::NotPending => {
+            Err(ApiError::conflict("This visit does not need a review, or was already decided."))
+        }
     }
 }

@@ -68,7 +68,11 @@ pub struct NewRefreshToken<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {
     /// Valid and now spent; issue the next one in `family_id`.
-    Valid { user_id: String, family_id: String, device_name: Option<String> },
+    Valid {
+        user_id: String,
+        family_id: String,
+        device_name: Option<String>,
+    },
     /// Seen before: theft suspected, the whole family is now revoked.
     Reused,
     Unknown,

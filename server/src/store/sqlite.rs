@@ -16,13 +16,12 @@ use uuid::Uuid;
 use frontdesk_protocol::api::AuditEntry;
 use frontdesk_protocol::ws::{Ack, CheckInCommand, CheckOutCommand, Command, MemberSelector};
 use frontdesk_protocol::{
-    Event, EventKind, Location, Member, OverrideRecord, RejectionCode, ReviewDecision, ReviewRecord,
-    Role, Stats, Visit,
+    Event, EventKind, Location, Member, OverrideRecord, RejectionCode, ReviewDecision, ReviewRecord, Role, Stats, Visit,
 };
 
 use super::{
-    Applied, NewRefreshToken, RefreshUse, Result, ReviewOutcome, RosterPage, Store, StoreError, UserRecord,
-    VisitQuery, day_bounds, parse_date,
+    Applied, NewRefreshToken, RefreshUse, Result, ReviewOutcome, RosterPage, Store, StoreError, UserRecord, VisitQuery,
+    day_bounds, parse_date,
 };
 use crate::auth::Actor;
 use crate::rules::{self, CheckInFacts, Verdict};
@@ -220,7 +219,11 @@ async fn load_location(conn: &mut SqliteConnection, id: &str) -> Result<Option<L
     row.as_ref().map(location_from_row).transpose()
 }
 
-async fn find_member(conn: &mut SqliteConnection, selector: &MemberSelector, today: chrono::NaiveDate) -> Result<Option<Member>> {
+async fn find_member(
+    conn: &mut SqliteConnection,
+    selector: &MemberSelector,
+    today: chrono::NaiveDate,
+) -> Result<Option<Member>> {
     let row = match (&selector.card, &selector.id) {
         (Some(card), _) => {
             sqlx::query("SELECT id, card, name, phone, valid_until, frozen_from, frozen_until, created_at FROM members WHERE card = ?")
@@ -277,10 +280,11 @@ impl SqliteStore {
         visit: &Visit,
         auto: bool,
     ) -> Result<Event> {
-        let seq: i64 = sqlx::query_scalar("UPDATE locations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
-            .bind(location_id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE locations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+                .bind(location_id)
+                .fetch_one(&mut *conn)
+                .await?;
         let stats = stats_in(conn, location_id, now).await?;
         let event = Event {
             seq,
@@ -293,7 +297,8 @@ impl SqliteStore {
             override_: visit.override_.is_some(),
         };
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let kind_name = serde_json::to_value(&kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind_name =
+            serde_json::to_value(&kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         sqlx::query("INSERT INTO events (location_id, seq, kind, at, payload) VALUES (?, ?, ?, ?, ?)")
             .bind(location_id)
             .bind(seq)
@@ -343,21 +348,29 @@ async fn insert_audit(
     Ok(())
 }
 
-async fn record_operation(conn: &mut SqliteConnection, command: &Command, actor: &Actor, ack: &Ack, now: DateTime<Utc>) -> Result<()> {
+async fn record_operation(
+    conn: &mut SqliteConnection,
+    command: &Command,
+    actor: &Actor,
+    ack: &Ack,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let kind = match command {
         Command::CheckIn(_) => "check_in",
         Command::CheckOut(_) => "check_out",
     };
     let ack_json = serde_json::to_string(ack).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query("INSERT INTO operations (op_id, kind, location_id, user_id, ack_json, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(command.op_id().to_string())
-        .bind(kind)
-        .bind(command.location_id())
-        .bind(&actor.user_id)
-        .bind(ack_json)
-        .bind(ms(now))
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO operations (op_id, kind, location_id, user_id, ack_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(command.op_id().to_string())
+    .bind(kind)
+    .bind(command.location_id())
+    .bind(&actor.user_id)
+    .bind(ack_json)
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -420,7 +433,8 @@ impl SqliteStore {
         };
 
         let visit_id = Uuid::new_v4().to_string();
-        let override_reason = cmd.override_.as_ref().filter(|_| !overridden.is_empty()).map(|o| o.reason.trim().to_owned());
+        let override_reason =
+            cmd.override_.as_ref().filter(|_| !overridden.is_empty()).map(|o| o.reason.trim().to_owned());
         let card = cmd.member.card.as_deref().map(str::trim);
         sqlx::query(
             "INSERT INTO visits (id, location_id, member_id, card, desk_id, checked_in_at, queued, override_reason, \
@@ -617,7 +631,8 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(user_select!("WHERE u.username = ?")).bind(username.trim()).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query(user_select!("WHERE u.username = ?")).bind(username.trim()).fetch_optional(&self.pool).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -715,11 +730,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(RefreshUse::Valid {
-            user_id: row.try_get("user_id")?,
-            family_id,
-            device_name: row.try_get("device_name")?,
-        })
+        Ok(RefreshUse::Valid { user_id: row.try_get("user_id")?, family_id, device_name: row.try_get("device_name")? })
     }
 
     async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<()> {
@@ -861,7 +872,8 @@ impl Store for SqliteStore {
         )
         .await?;
         let visit = load_visit(&mut tx, visit_id).await?.ok_or_else(|| StoreError::Corrupt("visit vanished".into()))?;
-        let event = self.append_event(&mut tx, &visit.location_id, EventKind::VisitReviewed, now, &visit, false).await?;
+        let event =
+            self.append_event(&mut tx, &visit.location_id, EventKind::VisitReviewed, now, &visit, false).await?;
         tx.commit().await?;
         Ok(ReviewOutcome::Done { visit, event })
     }
@@ -886,7 +898,8 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             let visit = load_visit(&mut tx, &id).await?.ok_or_else(|| StoreError::Corrupt("visit vanished".into()))?;
-            events.push(self.append_event(&mut tx, &location_id, EventKind::MemberCheckedOut, now, &visit, true).await?);
+            events
+                .push(self.append_event(&mut tx, &location_id, EventKind::MemberCheckedOut, now, &visit, true).await?);
         }
         tx.commit().await?;
         Ok(events)

@@ -69,7 +69,8 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
         return Err(unsupported_protocol());
     }
     let (actor, claims) = authenticate(state, &parts).await.map_err(IntoResponse::into_response)?;
-    let query: HashMap<String, String> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let location_id = query
         .get("location")
         .filter(|l| !l.is_empty())
@@ -81,14 +82,18 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
     match state.store.location(&location_id).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            return Err(ApiError::forbidden(format!("There is no location {location_id:?}. Check the desk's settings.")).into_response());
+            return Err(ApiError::forbidden(format!(
+                "There is no location {location_id:?}. Check the desk's settings."
+            ))
+            .into_response());
         }
         Err(e) => return Err(ApiError::from(e).into_response()),
     }
     let after_seq = match query.get("after_seq") {
         None => None,
         Some(raw) => Some(raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::bad_request("`after_seq` must be a whole number (the last event seq the desk has).").into_response()
+            ApiError::bad_request("`after_seq` must be a whole number (the last event seq the desk has).")
+                .into_response()
         })?),
     };
     if state.shutdown.is_cancelled() {
@@ -117,12 +122,8 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
     let max = state.settings.max_frame_bytes;
     // tungstenite's own limit sits above ours so that an oversized frame reaches the
     // session and is answered with 1009 rather than a dropped connection.
-    Ok(ws
-        .protocols([SUBPROTOCOL_V1])
-        .max_message_size(max * 4)
-        .max_frame_size(max * 4)
-        .on_upgrade(move |socket| {
-            let tracker = state.sessions.clone();
-            tracker.track_future(session::run(socket, state, ctx))
-        }))
+    Ok(ws.protocols([SUBPROTOCOL_V1]).max_message_size(max * 4).max_frame_size(max * 4).on_upgrade(move |socket| {
+        let tracker = state.sessions.clone();
+        tracker.track_future(session::run(socket, state, ctx))
+    }))
 }

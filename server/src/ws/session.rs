@@ -19,9 +19,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use frontdesk_protocol::ws::{
-    Ack, ClientFrame, Command, ErrorFrame, Hello, Resume, ResumeStatus, ServerFrame, CLIENT_FRAME_TYPES,
+    Ack, CLIENT_FRAME_TYPES, ClientFrame, Command, ErrorFrame, Hello, Resume, ResumeStatus, ServerFrame,
 };
-use frontdesk_protocol::{CloseCode, CloseReason, ErrorCode, RejectionCode, PROTOCOL_VERSION};
+use frontdesk_protocol::{CloseCode, CloseReason, ErrorCode, PROTOCOL_VERSION, RejectionCode};
 
 use super::limits::{MalformedWindow, RateLimit};
 use crate::auth::Actor;
@@ -267,13 +267,14 @@ impl Session {
     async fn open(&mut self, after_seq: Option<i64>) -> Result<(), End> {
         let store = self.state.store.clone();
         let now = Utc::now();
-        let (last_seq, stats) = match tokio::try_join!(store.last_seq(&self.location_id), store.stats(&self.location_id, now)) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open session");
-                return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000));
-            }
-        };
+        let (last_seq, stats) =
+            match tokio::try_join!(store.last_seq(&self.location_id), store.stats(&self.location_id, now)) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open session");
+                    return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000));
+                }
+            };
         let (status, count) = match after_seq {
             None => (ResumeStatus::None, 0),
             Some(after) if after > last_seq => (ResumeStatus::ResyncRequired, 0),
@@ -281,7 +282,9 @@ impl Session {
             Some(after) => match store.first_retained_seq(&self.location_id).await {
                 Ok(Some(first)) if after + 1 >= first => (ResumeStatus::Replayed, last_seq - after),
                 Ok(_) => (ResumeStatus::ResyncRequired, 0),
-                Err(_) => return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000)),
+                Err(_) => {
+                    return Err(close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000));
+                }
             },
         };
         self.state.metrics.resume(match status {
@@ -311,12 +314,10 @@ impl Session {
     async fn replay(&mut self, after: i64, up_to: i64) -> Result<(), End> {
         let mut cursor = after;
         while cursor < up_to {
-            let page = self
-                .state
-                .store
-                .events_between(&self.location_id, cursor, up_to, REPLAY_PAGE)
-                .await
-                .map_err(|_| close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000))?;
+            let page =
+                self.state.store.events_between(&self.location_id, cursor, up_to, REPLAY_PAGE).await.map_err(|_| {
+                    close_with_hint(CloseCode::SERVER_ERROR, "The server cannot read its database.", 5000)
+                })?;
             let Some(last) = page.last() else {
                 // Pruned while we read: the desk must reload.
                 return Err(close(CloseCode::SERVER_ERROR, "history moved on during replay; resume again"));
@@ -453,8 +454,11 @@ impl Session {
                 self.send(ServerFrame::Reauthed { expires_at: self.token_expires_at }).await
             }
             Ok(_) => {
-                self.error_frame(ErrorCode::InvalidToken, "The new token belongs to another user; reconnect with it instead.")
-                    .await
+                self.error_frame(
+                    ErrorCode::InvalidToken,
+                    "The new token belongs to another user; reconnect with it instead.",
+                )
+                .await
             }
             Err(_) => {
                 self.error_frame(
@@ -477,7 +481,11 @@ impl Session {
             Err(ApplyError::Store(e)) => {
                 tracing::error!(error = %e, "command failed in storage; closing with 1011");
                 let hint = rand::rng().random_range(1000..5000);
-                Err(close_with_hint(CloseCode::SERVER_ERROR, "Server error; the command was not stored. Resend it.", hint))
+                Err(close_with_hint(
+                    CloseCode::SERVER_ERROR,
+                    "Server error; the command was not stored. Resend it.",
+                    hint,
+                ))
             }
         }
     }
@@ -497,7 +505,10 @@ impl Session {
                 metrics.close(CloseCode::SLOW_CONSUMER.0);
                 tracing::info!("desk reads too slowly; closing with 4008");
                 let reason = CloseReason::new("Too slow reading events; resume with after_seq.");
-                let _ = slow.take().expect("one slow close").send(CloseFrame { code: CloseCode::SLOW_CONSUMER.0, reason: reason.to_wire().into() });
+                let _ = slow
+                    .take()
+                    .expect("one slow close")
+                    .send(CloseFrame { code: CloseCode::SLOW_CONSUMER.0, reason: reason.to_wire().into() });
             }
             End::PeerGone | End::Dead => {}
         }

@@ -1,0 +1,39 @@
+# Shared set-up for scripts/run.sh and scripts/test.sh.
+
+# One target dir shared by every checkout on this machine: a fresh clone (as CI makes)
+# then rebuilds only what changed instead of every dependency.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
+
+# Debian packages the build and the tests need. The server needs none beyond a C
+# compiler (SQLite is compiled in); the desktop app adds its own here.
+SYSTEM_PACKAGES=(build-essential pkg-config)
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+ensure_toolchain() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is not installed. Install Rust with rustup (https://rustup.rs), then run this again." >&2
+    exit 1
+  fi
+  if ! cargo fmt --version >/dev/null 2>&1; then
+    step "installing rustfmt"
+    rustup component add rustfmt
+  fi
+}
+
+ensure_system_packages() {
+  local missing=()
+  for p in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Missing system packages: ${missing[*]}. Install them with your package manager." >&2
+    exit 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  step "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}

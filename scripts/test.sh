@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what is missing, builds,
+# then `cargo test` over the whole workspace. CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_toolchain
+ensure_system_packages
+export CARGO_TARGET_DIR
+
+step "format check"
+cargo fmt --all -- --check
+
+step "build (workspace, all targets)"
+cargo build --locked --workspace --all-targets
+
+step "tests"
+cargo test --locked --workspace -- --color never

@@ -1,0 +1,216 @@
+//! Property tests: random bytes and random JSON thrown at the WebSocket and the HTTP
+//! handlers. No panic (the server keeps serving), no change to stored data, and a clear
+//! error — a machine-readable code and a sentence — every time.
+
+use std::sync::OnceLock;
+
+use frontdesk_tests::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+struct Shared {
+    runtime: Runtime,
+    server: Server,
+    token: String,
+}
+
+/// One server for all cases: proptest runs many, and restarting per case would only
+/// test start-up.
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (server, token) = runtime.block_on(async {
+            let server = Server::start().await;
+            let token = server.front_desk().await.access_token;
+            (server, token)
+        });
+        Shared { runtime, server, token }
+    })
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::String),
+        prop_oneof![Just("check_in"), Just("check_out"), Just("ping"), Just("reauth"), Just("D0001")]
+            .prop_map(|s| Value::String(s.into())),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("type".to_owned()),
+                    Just("op_id".to_owned()),
+                    Just("member".to_owned()),
+                    Just("location_id".to_owned()),
+                    Just("occurred_at".to_owned()),
+                    "[a-z_]{1,10}"
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A valid command with one field replaced by a random value: exercises the
+/// "command with an op_id but a bad field" path, which must answer with a rejected ack.
+fn corrupted_command() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            Just("location_id"),
+            Just("desk_id"),
+            Just("member"),
+            Just("occurred_at"),
+            Just("queued"),
+            Just("override")
+        ],
+        json_value(),
+        any::<bool>(),
+    )
+        .prop_filter_map("still valid", |(field, value, is_check_in)| {
+            let mut cmd = if is_check_in { check_in("D0001") } else { check_out("D0001") };
+            cmd[field] = value;
+            // Skip the rare corruption that leaves a valid command (e.g. queued:true).
+            let valid = match field {
+                "queued" => cmd[field].is_boolean() || cmd[field].is_null(),
+                "override" => cmd[field].is_null(),
+                _ => false,
+            };
+            (!valid).then_some(cmd)
+        })
+}
+
+fn assert_clear_error(body: &Value, context: &str) {
+    let code = body["code"].as_str().unwrap_or_default();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{context}: code in {body}");
+    assert!(message.len() > 10, "{context}: a sentence in {body}");
+}
+
+/// Sends one frame on a fresh session and checks the single answer.
+async fn ws_case(s: &Shared, frame: tokio_tungstenite::tungstenite::Message) {
+    use futures_util::SinkExt;
+    let mut ws = s.server.connect(&s.token).await;
+    ws.stream.send(frame).await.unwrap();
+    ws.send(&json!({"type": "ping", "t": 7})).await;
+    let answer = ws.next().await.json();
+    match answer["type"].as_str() {
+        Some("error") => assert_clear_error(&answer, "error frame"),
+        Some("ack") => {
+            assert_eq!(answer["status"], "rejected", "{answer}");
+            assert_clear_error(&answer, "ack");
+        }
+        Some("pong") => {} // a random but valid ping, e.g. {"type":"ping","t":3}
+        _ => panic!("unexpected answer {answer}"),
+    }
+    // The session survives one bad frame.
+    loop {
+        let v = ws.next().await.json();
+        if v["type"] == "pong" && v["t"] == 7 {
+            break;
+        }
+    }
+    ws.close().await;
+}
+
+async fn nothing_stored(s: &Shared) {
+    let (status, body) = s.server.get(&s.token, "/events?location=demo&after_seq=0").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["last_seq"], 0, "garbage changed stored data: {body}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_frames(text in ".{0,300}") {
+        let s = shared();
+        s.runtime.block_on(async {
+            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(text.into())).await;
+            nothing_stored(s).await;
+        });
+    }
+
+    #[test]
+    fn random_binary_frames(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let s = shared();
+        s.runtime.block_on(async {
+            ws_case(s, tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await;
+            nothing_stored(s).await;
+        });
+    }
+
+    #[test]
+    fn random_json_frames(value in json_value()) {
+        let s = shared();
+        s.runtime.block_on(async {
+            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(value.to_string().into())).await;
+            nothing_stored(s).await;
+        });
+    }
+
+    #[test]
+    fn corrupted_commands_over_both_transports(cmd in corrupted_command()) {
+        let s = shared();
+        s.runtime.block_on(async {
+            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(cmd.to_string().into())).await;
+            let path = if cmd["type"] == "check_in" { "/check-ins" } else { "/check-outs" };
+            let op = cmd["op_id"].as_str().unwrap().parse().unwrap();
+            let (status, body) = s.server.post(&s.token, path, &cmd, Some(op)).await;
+            prop_assert!(status == 400 || status == 422, "{} {}", status, body);
+            assert_clear_error(&body, "http command");
+            nothing_stored(s).await;
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn random_bodies_to_every_http_handler(
+        path in prop_oneof![
+            Just("/auth/login"), Just("/auth/refresh"), Just("/auth/logout"), Just("/check-ins"),
+            Just("/check-outs"), Just("/check-ins/x/review"), Just("/users/x/disable"),
+        ],
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            json_value().prop_map(|v| v.to_string().into_bytes()),
+        ],
+    ) {
+        let s = shared();
+        s.runtime.block_on(async {
+            let response = s.server.http.post(s.server.api(path))
+                .bearer_auth(&s.token)
+                .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                .body(body)
+                .send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            prop_assert!((400..500).contains(&status), "{} {} {}", path, status, body);
+            assert_clear_error(&body, path);
+            nothing_stored(s).await;
+            Ok(())
+        })?;
+    }
+}
+
+#[test]
+fn the_server_still_serves_after_the_garbage() {
+    let s = shared();
+    s.runtime.block_on(async {
+        let r = s.server.http.get(format!("{}/healthz", s.server.base())).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        // Reads only: the property tests share this server and assert nothing is stored.
+        let (status, members) = s.server.get(&s.token, "/members?q=D0001").await;
+        assert_eq!((status, members[0]["card"].as_str()), (200, Some("D0001")));
+        let mut ws = s.server.connect(&s.token).await;
+        ws.send(&json!({"type": "ping", "t": 1})).await;
+        assert_eq!(ws.next().await.json()["type"], "pong");
+    });
+}
