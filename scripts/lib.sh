@@ -4,9 +4,10 @@
 # then rebuilds only what changed instead of every dependency.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
 
-# Debian packages the build and the tests need. The server needs none beyond a C
-# compiler (SQLite is compiled in); the desktop app adds its own here.
-SYSTEM_PACKAGES=(build-essential pkg-config)
+# Debian packages the build and the tests need: a C compiler (SQLite and ring are
+# compiled in), libdbus for the keychain (Secret Service) and, for the tests, a real
+# session bus and gnome-keyring to hold the desk's refresh token.
+SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

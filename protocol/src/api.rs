@@ -22,6 +22,10 @@ pub struct ErrorBody {
     /// On 429/503: the same hint as the `Retry-After` header, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// On 410 `resync_required` (extension): the location's current last seq, from
+    /// which a desk continues after reloading its view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
 }
 
 impl ErrorBody {
@@ -33,6 +37,7 @@ impl ErrorBody {
             duplicate: None,
             supported: None,
             retry_after_ms: None,
+            last_seq: None,
         }
     }
 }

@@ -2,32 +2,15 @@
 //! handlers. No panic (the server keeps serving), no change to stored data, and a clear
 //! error — a machine-readable code and a sentence — every time.
 
-use std::sync::OnceLock;
-
 use frontdesk_tests::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
+use proptest::test_runner::TestRunner;
+use tokio_tungstenite::tungstenite::Message;
 
 struct Shared {
-    runtime: Runtime,
     server: Server,
     token: String,
-}
-
-/// One server for all cases: proptest runs many, and restarting per case would only
-/// test start-up.
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let (server, token) = runtime.block_on(async {
-            let server = Server::start().await;
-            let token = server.front_desk().await.access_token;
-            (server, token)
-        });
-        Shared { runtime, server, token }
-    })
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -96,7 +79,7 @@ fn assert_clear_error(body: &Value, context: &str) {
 }
 
 /// Sends one frame on a fresh session and checks the single answer.
-async fn ws_case(s: &Shared, frame: tokio_tungstenite::tungstenite::Message) {
+async fn ws_case(s: &Shared, frame: Message) {
     use futures_util::SinkExt;
     let mut ws = s.server.connect(&s.token).await;
     ws.stream.send(frame).await.unwrap();
@@ -127,90 +110,122 @@ async fn nothing_stored(s: &Shared) {
     assert_eq!(body["last_seq"], 0, "garbage changed stored data: {body}");
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+fn config() -> ProptestConfig {
+    ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() }
+}
 
-    #[test]
-    fn random_text_frames(text in ".{0,300}") {
-        let s = shared();
-        s.runtime.block_on(async {
-            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(text.into())).await;
-            nothing_stored(s).await;
-        });
-    }
-
-    #[test]
-    fn random_binary_frames(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-        let s = shared();
-        s.runtime.block_on(async {
-            ws_case(s, tokio_tungstenite::tungstenite::Message::Binary(bytes.into())).await;
-            nothing_stored(s).await;
-        });
-    }
-
-    #[test]
-    fn random_json_frames(value in json_value()) {
-        let s = shared();
-        s.runtime.block_on(async {
-            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(value.to_string().into())).await;
-            nothing_stored(s).await;
-        });
-    }
-
-    #[test]
-    fn corrupted_commands_over_both_transports(cmd in corrupted_command()) {
-        let s = shared();
-        s.runtime.block_on(async {
-            ws_case(s, tokio_tungstenite::tungstenite::Message::Text(cmd.to_string().into())).await;
-            let path = if cmd["type"] == "check_in" { "/check-ins" } else { "/check-outs" };
-            let op = cmd["op_id"].as_str().unwrap().parse().unwrap();
-            let (status, body) = s.server.post(&s.token, path, &cmd, Some(op)).await;
-            prop_assert!(status == 400 || status == 422, "{} {}", status, body);
-            assert_clear_error(&body, "http command");
-            nothing_stored(s).await;
+/// Runs one property over generated inputs against the shared server.
+fn check<S: Strategy>(s: &Shared, runtime: &tokio::runtime::Runtime, strategy: S, case: impl AsyncCase<S::Value>)
+where
+    S::Value: std::fmt::Debug,
+{
+    let mut runner = TestRunner::new(config());
+    runner
+        .run(&strategy, |value| {
+            runtime.block_on(case.run(s, value));
             Ok(())
-        })?;
-    }
+        })
+        .unwrap();
+}
 
-    #[test]
-    fn random_bodies_to_every_http_handler(
-        path in prop_oneof![
-            Just("/auth/login"), Just("/auth/refresh"), Just("/auth/logout"), Just("/check-ins"),
-            Just("/check-outs"), Just("/check-ins/x/review"), Just("/users/x/disable"),
-        ],
-        body in prop_oneof![
-            prop::collection::vec(any::<u8>(), 0..200),
-            json_value().prop_map(|v| v.to_string().into_bytes()),
-        ],
-    ) {
-        let s = shared();
-        s.runtime.block_on(async {
-            let response = s.server.http.post(s.server.api(path))
-                .bearer_auth(&s.token)
-                .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-                .body(body)
-                .send().await.unwrap();
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            prop_assert!((400..500).contains(&status), "{} {} {}", path, status, body);
-            assert_clear_error(&body, path);
-            nothing_stored(s).await;
-            Ok(())
-        })?;
+trait AsyncCase<V> {
+    fn run(&self, s: &Shared, value: V) -> impl std::future::Future<Output = ()>;
+}
+
+struct TextFrame;
+impl AsyncCase<String> for TextFrame {
+    async fn run(&self, s: &Shared, text: String) {
+        ws_case(s, Message::Text(text.into())).await;
+        nothing_stored(s).await;
     }
 }
 
+struct BinaryFrame;
+impl AsyncCase<Vec<u8>> for BinaryFrame {
+    async fn run(&self, s: &Shared, bytes: Vec<u8>) {
+        ws_case(s, Message::Binary(bytes.into())).await;
+        nothing_stored(s).await;
+    }
+}
+
+struct JsonFrame;
+impl AsyncCase<Value> for JsonFrame {
+    async fn run(&self, s: &Shared, value: Value) {
+        ws_case(s, Message::Text(value.to_string().into())).await;
+        nothing_stored(s).await;
+    }
+}
+
+struct CorruptedCommand;
+impl AsyncCase<Value> for CorruptedCommand {
+    async fn run(&self, s: &Shared, cmd: Value) {
+        ws_case(s, Message::Text(cmd.to_string().into())).await;
+        let path = if cmd["type"] == "check_in" { "/check-ins" } else { "/check-outs" };
+        let op = cmd["op_id"].as_str().unwrap().parse().unwrap();
+        let (status, body) = s.server.post(&s.token, path, &cmd, Some(op)).await;
+        assert!(status == 400 || status == 422, "{status} {body}");
+        assert_clear_error(&body, "http command");
+        nothing_stored(s).await;
+    }
+}
+
+struct HttpBody;
+impl AsyncCase<(&'static str, Vec<u8>)> for HttpBody {
+    async fn run(&self, s: &Shared, (path, body): (&'static str, Vec<u8>)) {
+        let response = s
+            .server
+            .http
+            .post(s.server.api(path))
+            .bearer_auth(&s.token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!((400..500).contains(&status), "{path} {status} {body}");
+        assert_clear_error(&body, path);
+        nothing_stored(s).await;
+    }
+}
+
+/// One server for every case (restarting per case would only test start-up), dropped
+/// (and so stopped) at the end.
 #[test]
-fn the_server_still_serves_after_the_garbage() {
-    let s = shared();
-    s.runtime.block_on(async {
+fn garbage_never_panics_never_stores_and_always_explains() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let s = runtime.block_on(async {
+        let server = Server::start().await;
+        let token = server.front_desk().await.access_token;
+        Shared { server, token }
+    });
+
+    check(&s, &runtime, ".{0,300}", TextFrame);
+    check(&s, &runtime, prop::collection::vec(any::<u8>(), 0..300), BinaryFrame);
+    check(&s, &runtime, json_value(), JsonFrame);
+    check(&s, &runtime, corrupted_command(), CorruptedCommand);
+    let paths = prop_oneof![
+        Just("/auth/login"),
+        Just("/auth/refresh"),
+        Just("/auth/logout"),
+        Just("/check-ins"),
+        Just("/check-outs"),
+        Just("/check-ins/x/review"),
+        Just("/users/x/disable"),
+    ];
+    let bodies = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+    ];
+    check(&s, &runtime, (paths, bodies), HttpBody);
+
+    // The server still serves.
+    runtime.block_on(async {
         let r = s.server.http.get(format!("{}/healthz", s.server.base())).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        // Reads only: the property tests share this server and assert nothing is stored.
-        let (status, members) = s.server.get(&s.token, "/members?q=D0001").await;
-        assert_eq!((status, members[0]["card"].as_str()), (200, Some("D0001")));
-        let mut ws = s.server.connect(&s.token).await;
-        ws.send(&json!({"type": "ping", "t": 1})).await;
-        assert_eq!(ws.next().await.json()["type"], "pong");
+        let cmd = check_in("D0001");
+        let (status, _) = s.server.http_check_in(&s.token, &cmd).await;
+        assert_eq!(status, 201);
     });
 }

@@ -26,24 +26,26 @@ pub struct EventsQuery {
     wait: u64,
 }
 
-fn resync_required() -> ApiError {
-    ApiError::new(
+fn resync_required(last_seq: i64) -> ApiError {
+    let mut err = ApiError::new(
         StatusCode::GONE,
         ErrorCode::ResyncRequired,
-        "The events after this point are no longer kept. Reload the view, then follow events from the current `last_seq`.",
-    )
+        "The events after this point are no longer kept. Reload the view, then follow events from `last_seq`.",
+    );
+    err.body.last_seq = Some(last_seq);
+    err
 }
 
 async fn page(state: &Shared, location: &str, after: i64) -> Result<(Vec<Event>, i64), ApiError> {
     let last = state.store.last_seq(location).await?;
     if after > last {
         // The desk knows more than the server: the server's data was reset.
-        return Err(resync_required());
+        return Err(resync_required(last));
     }
     if after < last {
         let first = state.store.first_retained_seq(location).await?;
         if first.is_none_or(|first| after + 1 < first) {
-            return Err(resync_required());
+            return Err(resync_required(last));
         }
     }
     let events = state.store.events_between(location, after, i64::MAX, PAGE).await?;

@@ -1,0 +1,280 @@
+//! The server's HTTP API as the desk uses it: sign-in, refresh, roster sync, and the
+//! fallback transport (commands by POST with `Idempotency-Key`, events by long-poll).
+
+use std::time::Duration;
+
+use frontdesk_protocol::api::{ErrorBody, EventsPage, LoginRequest, MemberSyncPage, RefreshRequest, TokenPair};
+use frontdesk_protocol::ws::{Ack, Command};
+use frontdesk_protocol::{IDEMPOTENCY_KEY_HEADER, RejectionCode, Stats, Visit};
+use reqwest::StatusCode;
+
+use crate::classify::Failure;
+use crate::error::DeskError;
+use crate::secrets::Secret;
+
+/// How an HTTP call failed, in the terms the supervisor acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiFailure {
+    /// 401: the access token (or, for refresh, the refresh token) was refused.
+    Unauthorized { code: String },
+    /// 403: this user may not do this (disabled, location revoked).
+    Forbidden { message: String },
+    /// 410: resume point too old; reload the view and follow from `last_seq`.
+    ResyncRequired { last_seq: i64 },
+    /// 429/5xx: the server asks to come back later.
+    Busy { status: u16, retry_after: Option<Duration> },
+    /// Any other answer the desk cannot use.
+    Unexpected { status: u16, message: String },
+    /// The request did not get an HTTP answer.
+    Network(Failure),
+}
+
+impl ApiFailure {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Unauthorized { .. } => "The sign-in is no longer valid.".into(),
+            Self::Forbidden { message } => message.clone(),
+            Self::ResyncRequired { .. } => "The desk's view is out of date and is being reloaded.".into(),
+            Self::Busy { status, .. } => format!("The server is busy (HTTP {status}); the desk will retry."),
+            Self::Unexpected { status, message } => format!("The server answered HTTP {status}: {message}"),
+            Self::Network(f) => crate::classify::describe(f),
+        }
+    }
+}
+
+/// Maps a transport error to the failure table.
+pub fn network_failure(err: &reqwest::Error) -> Failure {
+    if err.is_timeout() {
+        return Failure::ConnectTimeout;
+    }
+    let chain = error_chain(err);
+    if chain.contains("dns error") || chain.contains("failed to lookup") || chain.contains("Name or service not known") {
+        Failure::Dns
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+        Failure::Tls(chain)
+    } else if err.is_connect() && (chain.contains("refused") || chain.contains("Connection refused")) {
+        Failure::ConnectionRefused
+    } else if err.is_connect() {
+        Failure::ConnectionRefused
+    } else {
+        Failure::Dropped
+    }
+}
+
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// `server` is `http(s)://host:port`, with or without a trailing slash.
+    pub fn new(server: &str) -> Result<Self, DeskError> {
+        let base = server.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(DeskError::invalid_input(format!(
+                "The server address {server:?} must start with http:// or https://, e.g. https://frontdesk.example:8080."
+            )));
+        }
+        crate::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(40))
+            .user_agent(concat!("frontdesk-desk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| DeskError::new("http_client", format!("cannot set up HTTP: {e}"), false))?;
+        Ok(Self { http, base })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// The WebSocket address for a location, resuming after `after_seq`.
+    pub fn ws_url(&self, location: &str, after_seq: Option<i64>) -> String {
+        let ws_base = if let Some(rest) = self.base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            format!("ws://{}", self.base.trim_start_matches("http://"))
+        };
+        let location: String = form_urlencoded::byte_serialize(location.as_bytes()).collect();
+        match after_seq {
+            Some(seq) => format!("{ws_base}/ws?location={location}&after_seq={seq}"),
+            None => format!("{ws_base}/ws?location={location}"),
+        }
+    }
+
+    async fn failure(response: reqwest::Response) -> ApiFailure {
+        let status = response.status();
+        let retry = retry_after(&response);
+        let body: Option<ErrorBody> = response.json().await.ok();
+        let last_seq = body.as_ref().and_then(|b| b.last_seq).unwrap_or(0);
+        let code = body.as_ref().map(|b| b.code.clone()).unwrap_or_default();
+        let message = body.map(|b| b.message).unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
+        match status {
+            StatusCode::UNAUTHORIZED => ApiFailure::Unauthorized { code },
+            StatusCode::FORBIDDEN => ApiFailure::Forbidden { message },
+            StatusCode::GONE => ApiFailure::ResyncRequired { last_seq },
+            s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                ApiFailure::Busy { status: s.as_u16(), retry_after: retry }
+            }
+            s => ApiFailure::Unexpected { status: s.as_u16(), message },
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiFailure> {
+        request.send().await.map_err(|e| ApiFailure::Network(network_failure(&e)))
+    }
+
+    pub async fn login(&self, username: &str, password: &str, device_name: &str) -> Result<TokenPair, ApiFailure> {
+        let body = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            device_name: Some(device_name.to_owned()),
+        };
+        let response = self.send(self.http.post(self.url("/auth/login")).json(&body)).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    pub async fn refresh(&self, refresh: &Secret) -> Result<TokenPair, ApiFailure> {
+        let body = RefreshRequest { refresh_token: refresh.expose().to_owned() };
+        let response = self.send(self.http.post(self.url("/auth/refresh")).json(&body)).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    pub async fn logout(&self, refresh: &Secret) -> Result<(), ApiFailure> {
+        let body = RefreshRequest { refresh_token: refresh.expose().to_owned() };
+        let response = self.send(self.http.post(self.url("/auth/logout")).json(&body)).await?;
+        if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
+    }
+
+    pub async fn roster_page(&self, token: &Secret, after: Option<&str>) -> Result<MemberSyncPage, ApiFailure> {
+        let mut request = self.http.get(self.url("/members/sync")).bearer_auth(token.expose());
+        if let Some(cursor) = after {
+            request = request.query(&[("after", cursor)]);
+        }
+        let response = self.send(request).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    /// Sends one command by HTTP. Business answers (accepted, rejected) come back as the
+    /// same [`Ack`] the WebSocket would give.
+    pub async fn post_command(&self, token: &Secret, command: &Command) -> Result<Ack, ApiFailure> {
+        let path = match command {
+            Command::CheckIn(_) => "/check-ins",
+            Command::CheckOut(_) => "/check-outs",
+        };
+        let op_id = command.op_id();
+        let response = self
+            .send(
+                self.http
+                    .post(self.url(path))
+                    .bearer_auth(token.expose())
+                    .header(IDEMPOTENCY_KEY_HEADER, op_id.to_string())
+                    .json(command),
+            )
+            .await?;
+        let status = response.status();
+        match status {
+            StatusCode::CREATED | StatusCode::OK => {
+                let body: frontdesk_protocol::api::CommandAccepted =
+                    response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())))?;
+                let mut ack = Ack::accepted(op_id, body.check_in);
+                ack.duplicate = body.duplicate;
+                Ok(ack)
+            }
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                let body: ErrorBody =
+                    response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())))?;
+                let code: RejectionCode = serde_json::from_value(serde_json::Value::String(body.code.clone()))
+                    .unwrap_or(RejectionCode::InvalidRequest);
+                let mut ack = Ack::rejected(op_id, code, body.message);
+                ack.duplicate = body.duplicate.unwrap_or(false);
+                Ok(ack)
+            }
+            _ => Err(Self::failure(response).await),
+        }
+    }
+
+    /// Long-poll for events after `after_seq`, waiting up to `wait`.
+    pub async fn events(&self, token: &Secret, location: &str, after_seq: i64, wait: Duration) -> Result<EventsPage, ApiFailure> {
+        let request = self
+            .http
+            .get(self.url("/events"))
+            .bearer_auth(token.expose())
+            .query(&[("location", location.to_owned()), ("after_seq", after_seq.to_string()), ("wait", wait.as_secs().to_string())])
+            .timeout(wait + Duration::from_secs(10));
+        let response = self.send(request).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    pub async fn stats(&self, token: &Secret, location: &str) -> Result<Stats, ApiFailure> {
+        let response =
+            self.send(self.http.get(self.url("/stats")).bearer_auth(token.expose()).query(&[("location", location)])).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    pub async fn open_visits(&self, token: &Secret, location: &str) -> Result<Vec<Visit>, ApiFailure> {
+        let response = self
+            .send(
+                self.http
+                    .get(self.url("/check-ins"))
+                    .bearer_auth(token.expose())
+                    .query(&[("location", location), ("open", "true")]),
+            )
+            .await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    /// Whether plain HTTP reaches a Frontdesk server (used to tell "WebSockets blocked"
+    /// from "server unreachable").
+    pub async fn probe(&self) -> Result<(), ApiFailure> {
+        let response = self.send(self.http.get(self.url("/healthz")).timeout(Duration::from_secs(5))).await?;
+        if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
+    }
+}

@@ -1,0 +1,249 @@
+//! The desk side of the Frontdesk contract, as one library for the desktop app and the
+//! headless agent: the connection supervisor, tokens and keychain, the durable outbox,
+//! the offline roster, and the HTTP fallback. No Tauri here; the app's shell is thin.
+//!
+//! ```text
+//! scan ─► outbox (SQLite, committed) ─► supervisor ─► WebSocket session ─► server
+//!                                          │  └──► HTTP fallback (POST + long-poll)
+//!           status (watch) ◄───────────────┤
+//!           DeskEvent stream ◄─────────────┘  (queued, ack, event, resync, error)
+//! ```
+
+pub mod api;
+pub mod backoff;
+pub mod classify;
+pub mod error;
+mod fallback;
+pub mod offline;
+pub mod outbox;
+mod roster;
+pub mod secrets;
+mod session;
+mod shared;
+pub mod state;
+mod supervisor;
+mod tls;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use frontdesk_protocol::api::UserInfo;
+use frontdesk_protocol::ws::{CheckInCommand, CheckOutCommand, Command, MemberSelector};
+use frontdesk_protocol::{Member, Override};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use crate::error::{DeskError, Result};
+pub use crate::outbox::{Counts, Entry, EntryState, Provisional};
+pub use crate::secrets::{Keychain, Secret, SecretStore};
+pub use crate::shared::{DeskConfig, DeskEvent};
+pub use crate::state::{ConnectionState, Status};
+pub use crate::tokens::SignInError;
+
+use crate::shared::Shared;
+
+/// Who a scan is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Card(String),
+    MemberId(String),
+    /// A check-out of a known visit.
+    Visit(String),
+}
+
+/// What the desk knows right after a scan is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scanned {
+    pub entry: Entry,
+    /// The cached member, if the roster knows them.
+    pub member: Option<Member>,
+    /// The desk's own verdict on a check-in.
+    pub provisional: Option<Provisional>,
+    /// Why, in words, when the provisional verdict is not "accepted".
+    pub reason: Option<String>,
+}
+
+/// A desk: one location, one desk id, one data dir.
+pub struct Desk {
+    shared: Arc<Shared>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Desk {
+    /// Opens the desk's store. Nothing connects until [`Desk::start`].
+    pub fn open(config: DeskConfig, secrets: Arc<dyn SecretStore>) -> Result<Self> {
+        if config.location_id.trim().is_empty() || config.desk_id.trim().is_empty() {
+            return Err(DeskError::invalid_input("Set both the location and the desk id in the desk's configuration."));
+        }
+        let api = api::Api::new(&config.server)?;
+        let outbox = outbox::Outbox::open(&config.data_dir)?;
+        let tokens = tokens::Tokens::new(api.clone(), secrets);
+        Ok(Self { shared: Arc::new(Shared::new(config, api, tokens, outbox)), task: std::sync::Mutex::new(None) })
+    }
+
+    /// Starts the supervisor (once).
+    pub fn start(&self) {
+        let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
+        if task.is_none() {
+            *task = Some(tokio::spawn(supervisor::run(self.shared.clone())));
+        }
+    }
+
+    pub fn config(&self) -> &DeskConfig {
+        &self.shared.config
+    }
+
+    /// Whether a sign-in is kept in the keychain.
+    pub fn has_sign_in(&self) -> Result<bool> {
+        self.shared.tokens.has_sign_in()
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> std::result::Result<UserInfo, SignInError> {
+        let user = self.shared.tokens.sign_in(username, password, &self.shared.config.device_name).await?;
+        let _ = self.shared.outbox.set_meta("user_id", &user.id);
+        let _ = self.shared.outbox.set_meta("user", &serde_json::to_string(&user).unwrap_or_default());
+        self.shared.signed_in.notify_one();
+        Ok(user)
+    }
+
+    /// Signs out. The outbox stays and is sent after the next sign-in.
+    pub async fn sign_out(&self) -> Result<()> {
+        self.shared.tokens.sign_out().await?;
+        self.shared.retry_now.notify_one();
+        Ok(())
+    }
+
+    /// The last user who signed in here, if any.
+    pub fn user(&self) -> Option<UserInfo> {
+        self.shared.outbox.meta("user").ok().flatten().and_then(|u| serde_json::from_str(&u).ok())
+    }
+
+    pub fn status(&self) -> Status {
+        self.shared.status.borrow().clone()
+    }
+
+    pub fn watch_status(&self) -> watch::Receiver<Status> {
+        self.shared.status.subscribe()
+    }
+
+    /// Every [`DeskEvent`] from now on, in order.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<DeskEvent> {
+        self.shared.subscribe()
+    }
+
+    /// "Retry now": the next connection attempt happens at once.
+    pub fn retry_now(&self) {
+        self.shared.retry_now.notify_one();
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        self.shared.outbox.counts()
+    }
+
+    pub fn recent_entries(&self, limit: usize) -> Result<Vec<Entry>> {
+        self.shared.outbox.recent(limit)
+    }
+
+    pub fn last_seq(&self) -> Result<i64> {
+        self.shared.outbox.last_seq()
+    }
+
+    pub fn roster_synced_at(&self) -> Result<Option<chrono::DateTime<Utc>>> {
+        self.shared.outbox.roster_synced_at()
+    }
+
+    pub fn rtt_ms(&self) -> Option<i64> {
+        let v = self.shared.rtt_ms.load(std::sync::atomic::Ordering::Relaxed);
+        (v >= 0).then_some(v)
+    }
+
+    fn scanned_by(&self) -> Option<String> {
+        self.shared.outbox.meta("user_id").ok().flatten()
+    }
+
+    fn cached(&self, who: &Who) -> Result<Option<Member>> {
+        match who {
+            Who::Card(card) => self.shared.outbox.roster_by_card(card),
+            Who::MemberId(id) => self.shared.outbox.roster_by_id(id),
+            Who::Visit(_) => Ok(None),
+        }
+    }
+
+    fn commit(&self, command: Command, card: Option<&str>, member: Option<Member>, verdict: Option<offline::Verdict>) -> Result<Scanned> {
+        let provisional = verdict.as_ref().map(|v| v.provisional);
+        let reason = verdict.and_then(|v| v.reason);
+        let scanned_by = self.scanned_by();
+        let entry = self.shared.outbox.enqueue(&command, card, scanned_by.as_deref(), provisional)?;
+        self.shared.emit(DeskEvent::Queued {
+            op_id: entry.op_id,
+            card: card.map(str::to_owned),
+            provisional,
+            reason: reason.clone(),
+        });
+        self.shared.wake.notify_one();
+        Ok(Scanned { entry, member, provisional, reason })
+    }
+
+    /// A member at the desk. Committed to the outbox before this returns.
+    pub fn check_in(&self, who: Who, override_reason: Option<String>) -> Result<Scanned> {
+        let selector = match &who {
+            Who::Card(card) => MemberSelector::card(card.trim()),
+            Who::MemberId(id) => MemberSelector::id(id.trim()),
+            Who::Visit(_) => return Err(DeskError::invalid_input("A check-in names a card or a member, not a visit.")),
+        };
+        selector.validate().map_err(DeskError::invalid_input)?;
+        let member = self.cached(&who)?;
+        let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
+        let override_ = override_reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .map(|reason| Override { reason });
+        let command = Command::CheckIn(CheckInCommand {
+            op_id: Uuid::new_v4(),
+            location_id: self.shared.config.location_id.clone(),
+            desk_id: self.shared.config.desk_id.clone(),
+            member: selector.clone(),
+            occurred_at: Utc::now(),
+            queued: self.shared.state() != ConnectionState::Live,
+            scanned_by: self.scanned_by(),
+            override_,
+        });
+        self.commit(command, selector.card.as_deref(), member, Some(verdict))
+    }
+
+    /// A member leaving.
+    pub fn check_out(&self, who: Who) -> Result<Scanned> {
+        let (check_in_id, member_selector) = match &who {
+            Who::Card(card) => (None, Some(MemberSelector::card(card.trim()))),
+            Who::MemberId(id) => (None, Some(MemberSelector::id(id.trim()))),
+            Who::Visit(id) => (Some(id.clone()), None),
+        };
+        if let Some(sel) = &member_selector {
+            sel.validate().map_err(DeskError::invalid_input)?;
+        }
+        let member = self.cached(&who)?;
+        let card = member_selector.as_ref().and_then(|s| s.card.clone());
+        let command = Command::CheckOut(CheckOutCommand {
+            op_id: Uuid::new_v4(),
+            location_id: self.shared.config.location_id.clone(),
+            desk_id: self.shared.config.desk_id.clone(),
+            check_in_id,
+            member: member_selector,
+            occurred_at: Utc::now(),
+            queued: self.shared.state() != ConnectionState::Live,
+            scanned_by: self.scanned_by(),
+        });
+        self.commit(command, card.as_deref(), member, None)
+    }
+
+    /// Stops the supervisor; a live session is closed with 1001. The outbox stays.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+    }
+}

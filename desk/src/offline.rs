@@ -1,0 +1,71 @@
+//! The desk's own verdict on a check-in, from its cached roster (PROTOCOL.md 4): a member
+//! cached as active is let in (marked provisional), expired or frozen is turned away with
+//! the reason, an unknown card is unverified. The server's ack is the final word.
+
+use chrono::NaiveDate;
+use frontdesk_protocol::{Member, MemberStatus};
+
+use crate::outbox::Provisional;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub provisional: Provisional,
+    /// Why, in words, when not accepted.
+    pub reason: Option<String>,
+}
+
+pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
+    let Some(member) = member else {
+        return Verdict {
+            provisional: Provisional::UnknownMember,
+            reason: Some("This card is not in the desk's member list. Let in only with a manager's override.".into()),
+        };
+    };
+    match member.status_on(today) {
+        MemberStatus::Active => Verdict { provisional: Provisional::Accepted, reason: None },
+        MemberStatus::Expired => Verdict {
+            provisional: Provisional::RejectedLocally,
+            reason: Some(match member.valid_until {
+                Some(d) => format!("Membership expired on {d}."),
+                None => "Membership has expired.".into(),
+            }),
+        },
+        MemberStatus::Frozen => Verdict {
+            provisional: Provisional::RejectedLocally,
+            reason: Some(match member.frozen_until {
+                Some(d) => format!("Membership is frozen until {d}."),
+                None => "Membership is frozen.".into(),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn member(valid_until: &str) -> Member {
+        Member {
+            id: "m".into(),
+            name: "Ann".into(),
+            card: "D1".into(),
+            phone: None,
+            status: MemberStatus::Active,
+            valid_until: Some(valid_until.parse().unwrap()),
+            frozen_from: None,
+            frozen_until: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn policy_of_section_4() {
+        let today: NaiveDate = "2026-11-22".parse().unwrap();
+        assert_eq!(judge(Some(&member("2027-01-01")), today).provisional, Provisional::Accepted);
+        let expired = judge(Some(&member("2026-11-01")), today);
+        assert_eq!(expired.provisional, Provisional::RejectedLocally);
+        assert!(expired.reason.unwrap().contains("2026-11-01"));
+        assert_eq!(judge(None, today).provisional, Provisional::UnknownMember);
+    }
+}

@@ -1,0 +1,380 @@
+//! The desk's durable store (SQLite, WAL, `synchronous=FULL`): the outbox of commands
+//! waiting for their ack, the roster cache for offline judgement, and small facts that
+//! must survive a crash (last event seq, roster cursor, last state).
+//!
+//! A scan is committed here before anything is sent or shown. An entry leaves the
+//! pending set only when its ack is recorded, in the same statement that stores the
+//! ack; nothing is ever deleted, so the history of a desk is auditable.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use frontdesk_protocol::ws::{Ack, AckStatus, Command};
+use frontdesk_protocol::Member;
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{DeskError, Result};
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            op_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            command TEXT NOT NULL,
+            card TEXT,
+            scanned_by TEXT,
+            provisional TEXT,
+            created_at INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            ack TEXT,
+            acked_at INTEGER
+        );
+        CREATE INDEX outbox_pending ON outbox(state, id);
+        CREATE TABLE roster (
+            id TEXT PRIMARY KEY,
+            card TEXT NOT NULL,
+            member TEXT NOT NULL
+        );
+        CREATE INDEX roster_card ON roster(card);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    )])
+}
+
+/// The desk's own verdict on a scan, before the server's ack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provisional {
+    Accepted,
+    UnknownMember,
+    RejectedLocally,
+}
+
+impl Provisional {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::UnknownMember => "unknown_member",
+            Self::RejectedLocally => "rejected_locally",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(Self::Accepted),
+            "unknown_member" => Some(Self::UnknownMember),
+            "rejected_locally" => Some(Self::RejectedLocally),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    Pending,
+    Acked,
+    Rejected,
+}
+
+/// One command in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub op_id: Uuid,
+    pub command: Command,
+    pub card: Option<String>,
+    pub scanned_by: Option<String>,
+    pub provisional: Option<Provisional>,
+    pub created_at: DateTime<Utc>,
+    pub state: EntryState,
+    pub ack: Option<Ack>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub pending: i64,
+    pub acked: i64,
+    pub rejected: i64,
+}
+
+pub struct Outbox {
+    conn: Mutex<Connection>,
+}
+
+const ENTRY_COLUMNS: &str = "id, op_id, command, card, scanned_by, provisional, created_at, state, ack";
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
+}
+
+type RawEntry = (i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>);
+
+fn decode(raw: RawEntry) -> Result<Entry> {
+    let (id, op_id, command, card, scanned_by, provisional, created_at, state, ack) = raw;
+    Ok(Entry {
+        id,
+        op_id: op_id.parse().map_err(|_| DeskError::corrupt("op_id"))?,
+        command: serde_json::from_str(&command).map_err(|_| DeskError::corrupt("command"))?,
+        card,
+        scanned_by,
+        provisional: provisional.as_deref().and_then(Provisional::parse),
+        created_at: DateTime::from_timestamp_millis(created_at).unwrap_or_default(),
+        state: match state.as_str() {
+            "acked" => EntryState::Acked,
+            "rejected" => EntryState::Rejected,
+            _ => EntryState::Pending,
+        },
+        ack: ack.map(|a| serde_json::from_str(&a)).transpose().map_err(|_| DeskError::corrupt("ack"))?,
+    })
+}
+
+impl Outbox {
+    /// Opens (creating and migrating) `outbox.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| DeskError::storage(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("outbox.db");
+        let mut conn = Connection::open(&path)
+            .map_err(|e| DeskError::storage(format!("cannot open {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a scan the receptionist saw as recorded survives a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrations().to_latest(&mut conn).map_err(|e| DeskError::storage(format!("outbox migration failed: {e}")))?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Commits a command to the outbox. Returns the stored entry.
+    pub fn enqueue(&self, command: &Command, card: Option<&str>, scanned_by: Option<&str>, provisional: Option<Provisional>) -> Result<Entry> {
+        let kind = match command {
+            Command::CheckIn(_) => "check_in",
+            Command::CheckOut(_) => "check_out",
+        };
+        let json = serde_json::to_string(command).expect("commands serialise");
+        let now = Utc::now();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO outbox (op_id, kind, command, card, scanned_by, provisional, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![command.op_id().to_string(), kind, json, card, scanned_by, provisional.map(Provisional::as_str), now.timestamp_millis()],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(Entry {
+            id,
+            op_id: command.op_id(),
+            command: command.clone(),
+            card: card.map(str::to_owned),
+            scanned_by: scanned_by.map(str::to_owned),
+            provisional,
+            created_at: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
+            state: EntryState::Pending,
+            ack: None,
+        })
+    }
+
+    /// Pending entries with `id > after`, oldest first.
+    pub fn pending_after(&self, after: i64, limit: usize) -> Result<Vec<Entry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM outbox WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let raws: Vec<RawEntry> = stmt.query_map(params![after, limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
+        raws.into_iter().map(decode).collect()
+    }
+
+    pub fn entry(&self, op_id: Uuid) -> Result<Option<Entry>> {
+        let conn = self.conn();
+        let raw = conn
+            .query_row(&format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE op_id = ?1"), params![op_id.to_string()], entry_from_row)
+            .optional()?;
+        raw.map(decode).transpose()
+    }
+
+    /// The most recent entries, newest first, for a desk's outbox view.
+    pub fn recent(&self, limit: usize) -> Result<Vec<Entry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"))?;
+        let raws: Vec<RawEntry> = stmt.query_map(params![limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
+        raws.into_iter().map(decode).collect()
+    }
+
+    /// Records the server's answer. True when the entry was still pending (the first ack);
+    /// a duplicate ack or an unknown op_id changes nothing.
+    pub fn record_ack(&self, ack: &Ack) -> Result<bool> {
+        let state = match ack.status {
+            AckStatus::Accepted => "acked",
+            AckStatus::Rejected => "rejected",
+        };
+        let json = serde_json::to_string(ack).expect("acks serialise");
+        let changed = self.conn().execute(
+            "UPDATE outbox SET state = ?1, ack = ?2, acked_at = ?3 WHERE op_id = ?4 AND state = 'pending'",
+            params![state, json, Utc::now().timestamp_millis(), ack.op_id.to_string()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        let conn = self.conn();
+        let mut counts = Counts::default();
+        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (state, n) = row?;
+            match state.as_str() {
+                "pending" => counts.pending = n,
+                "acked" => counts.acked = n,
+                "rejected" => counts.rejected = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn last_seq(&self) -> Result<i64> {
+        Ok(self.meta("last_seq")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    pub fn set_last_seq(&self, seq: i64) -> Result<()> {
+        self.set_meta("last_seq", &seq.to_string())
+    }
+
+    /// Stores a page of the roster and the cursor after it, atomically.
+    pub fn store_roster_page(&self, members: &[Member], cursor: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO roster (id, card, member) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(id) DO UPDATE SET card = excluded.card, member = excluded.member",
+            )?;
+            for m in members {
+                upsert.execute(params![m.id, m.card, serde_json::to_string(m).expect("members serialise")])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('roster_cursor', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![cursor],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('roster_synced_at', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![Utc::now().to_rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn roster_by_card(&self, card: &str) -> Result<Option<Member>> {
+        let json: Option<String> =
+            self.conn().query_row("SELECT member FROM roster WHERE card = ?1", params![card], |r| r.get(0)).optional()?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    pub fn roster_by_id(&self, id: &str) -> Result<Option<Member>> {
+        let json: Option<String> =
+            self.conn().query_row("SELECT member FROM roster WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    pub fn roster_size(&self) -> Result<i64> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM roster", [], |r| r.get(0))?)
+    }
+
+    /// When the roster was last brought up to date, if ever.
+    pub fn roster_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.meta("roster_synced_at")?.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_protocol::ws::{CheckInCommand, MemberSelector};
+
+    fn command() -> Command {
+        Command::CheckIn(CheckInCommand {
+            op_id: Uuid::new_v4(),
+            location_id: "demo".into(),
+            desk_id: "d1".into(),
+            member: MemberSelector::card("D0001"),
+            occurred_at: Utc::now(),
+            queued: true,
+            scanned_by: Some("u1".into()),
+            override_: None,
+        })
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn entries_stay_until_acked_and_ack_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let a = outbox.enqueue(&command(), Some("D0001"), Some("u1"), Some(Provisional::Accepted)).unwrap();
+        let b = outbox.enqueue(&command(), Some("D0002"), Some("u1"), None).unwrap();
+        assert_eq!(outbox.pending_after(0, 10).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [a.id, b.id]);
+        assert_eq!(outbox.pending_after(a.id, 10).unwrap().len(), 1);
+
+        let ack = Ack::rejected(a.op_id, frontdesk_protocol::RejectionCode::MembershipExpired, "expired");
+        assert!(outbox.record_ack(&ack).unwrap());
+        assert!(!outbox.record_ack(&ack).unwrap(), "a second ack changes nothing");
+        assert_eq!(outbox.counts().unwrap(), Counts { pending: 1, acked: 0, rejected: 1 });
+        let stored = outbox.entry(a.op_id).unwrap().unwrap();
+        assert_eq!(stored.state, EntryState::Rejected);
+        assert_eq!(stored.ack.unwrap().code, ack.code);
+        drop(outbox);
+
+        // Reopened (as after a crash): the same pending entry, same op_id.
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let pending = outbox.pending_after(0, 10).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].op_id, b.op_id);
+        assert_eq!(pending[0].command, b.command);
+    }
+
+    #[test]
+    fn roster_pages_and_meta_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let member = Member {
+            id: "m1".into(),
+            name: "Ann".into(),
+            card: "D0001".into(),
+            phone: None,
+            status: frontdesk_protocol::MemberStatus::Active,
+            valid_until: None,
+            frozen_from: None,
+            frozen_until: None,
+            created_at: Utc::now(),
+        };
+        outbox.store_roster_page(std::slice::from_ref(&member), "v1").unwrap();
+        assert_eq!(outbox.roster_by_card("D0001").unwrap(), Some(member.clone()));
+        assert_eq!(outbox.meta("roster_cursor").unwrap().as_deref(), Some("v1"));
+        assert!(outbox.roster_synced_at().unwrap().is_some());
+        outbox.set_last_seq(42).unwrap();
+        assert_eq!(outbox.last_seq().unwrap(), 42);
+    }
+}

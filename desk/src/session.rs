@@ -1,0 +1,354 @@
+//! One WebSocket session from the desk's side: the upgrade (bearer header, `frontdesk.v1`),
+//! the hello and resume, pipelined sending of the outbox, acks and events, and every
+//! way of noticing the link is dead (close, silence, overdue ack, clock jump).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+use frontdesk_protocol::ws::{Ack, ClientFrame, Hello, ResumeStatus, ServerFrame};
+use frontdesk_protocol::{ACK_TIMEOUT_MS, CloseReason, RejectionCode, SUBPROTOCOL_V1};
+
+use crate::classify::Failure;
+use crate::shared::Shared;
+use crate::state::{ConnectionState, Status};
+use crate::tokens::{Access, TokenFailure};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Commands in flight at once on one session. The server answers them in order.
+pub const WINDOW: usize = 32;
+/// The server refuses frames above this (its default); larger commands are rejected here.
+pub const MAX_FRAME_BYTES: usize = 65_536;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A wall-clock jump beyond the monotonic clock larger than this means the machine slept.
+const CLOCK_JUMP: Duration = Duration::from_secs(5);
+
+/// An open session, hello received.
+pub struct Link {
+    pub socket: Socket,
+    pub hello: Hello,
+    pub access: Access,
+}
+
+/// How a session ended.
+pub enum End {
+    Failed(Failure),
+    /// The desk is shutting down; the session was closed with 1001.
+    Shutdown,
+    /// The sign-in ended during the session.
+    SignedOut(String),
+}
+
+fn failure_from(err: tungstenite::Error) -> Failure {
+    use std::io::ErrorKind;
+    match err {
+        tungstenite::Error::Http(response) => {
+            let status = response.status().as_u16();
+            let code = response
+                .body()
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|v| v["code"].as_str().map(str::to_owned));
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Failure::Refused { status, code, retry_after }
+        }
+        tungstenite::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => Failure::ConnectionRefused,
+            ErrorKind::TimedOut => Failure::ConnectTimeout,
+            _ => {
+                let text = io.to_string();
+                if text.contains("lookup") || text.contains("resolve") || text.contains("Name or service") {
+                    Failure::Dns
+                } else {
+                    Failure::Dropped
+                }
+            }
+        },
+        tungstenite::Error::Tls(e) => Failure::Tls(e.to_string()),
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => Failure::Dropped,
+        tungstenite::Error::Protocol(p) => Failure::Protocol(p.to_string()),
+        other => Failure::Protocol(other.to_string()),
+    }
+}
+
+/// Opens a session and reads its hello.
+pub async fn connect(shared: &Shared, access: Access) -> Result<Link, Failure> {
+    let after = shared.resume_point().map_err(|e| Failure::Protocol(e.message))?;
+    let url = shared.api.ws_url(&shared.config.location_id, after);
+    let mut request = url.into_client_request().map_err(|e| Failure::Protocol(e.to_string()))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
+        .map_err(|_| Failure::Protocol("access token is not a valid header".into()))?;
+    request.headers_mut().insert("Authorization", bearer);
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL_V1));
+    let config = WebSocketConfig::default().max_message_size(Some(16 << 20));
+    crate::tls::install_crypto_provider();
+    let (mut socket, response) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    .map_err(|_| Failure::ConnectTimeout)?
+    .map_err(failure_from)?;
+    let protocol = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+    if protocol != Some(SUBPROTOCOL_V1) {
+        return Err(Failure::Protocol(format!("server chose subprotocol {protocol:?}")));
+    }
+    let hello = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                        Ok(ServerFrame::Hello(hello)) => Ok(hello),
+                        _ => Err(Failure::Protocol("the first frame was not hello".into())),
+                    };
+                }
+                Some(Ok(Message::Close(frame))) => return Err(closed(frame)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(failure_from(e)),
+                None => return Err(Failure::Dropped),
+            }
+        }
+    })
+    .await
+    .map_err(|_| Failure::Silence)??;
+    Ok(Link { socket, hello, access })
+}
+
+fn closed(frame: Option<CloseFrame>) -> Failure {
+    match frame {
+        Some(f) => Failure::Closed { code: u16::from(f.code), reason: CloseReason::parse(&f.reason) },
+        None => Failure::Closed { code: 1005, reason: CloseReason::default() },
+    }
+}
+
+struct InFlight {
+    op_id: Uuid,
+    sent_at: Instant,
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    socket: Socket,
+    access: Access,
+    heartbeat: Duration,
+    in_flight: VecDeque<InFlight>,
+    /// Highest outbox id handed to this session.
+    sent_through: i64,
+    last_frame: Instant,
+    /// Wall and monotonic clocks at the last tick, to notice sleep.
+    clocks: (SystemTime, Instant),
+}
+
+/// Runs a session until it ends. The caller has the link from [`connect`].
+pub async fn run(shared: &Shared, link: Link) -> End {
+    let Link { socket, hello, access } = link;
+    match hello.resume.status {
+        ResumeStatus::Replayed => {}
+        ResumeStatus::None => {
+            if let Err(e) = shared.follow_from(hello.last_seq) {
+                return End::Failed(Failure::Protocol(e.message));
+            }
+        }
+        ResumeStatus::ResyncRequired => {
+            if let Err(e) = shared.resync(hello.last_seq) {
+                return End::Failed(Failure::Protocol(e.message));
+            }
+        }
+    }
+    let mut session = Session {
+        shared,
+        socket,
+        access,
+        heartbeat: Duration::from_millis(hello.heartbeat_ms.max(100)),
+        in_flight: VecDeque::new(),
+        sent_through: 0,
+        last_frame: Instant::now(),
+        clocks: (SystemTime::now(), Instant::now()),
+    };
+    shared.set_status(Status::new(ConnectionState::Live, "Connected. Scans are confirmed by the server as they happen."));
+    let end = session.serve().await;
+    if let End::Shutdown = end {
+        let _ = session
+            .socket
+            .close(Some(CloseFrame { code: WsCloseCode::Away, reason: "desk shutting down".into() }))
+            .await;
+    }
+    end
+}
+
+impl Session<'_> {
+    async fn serve(&mut self) -> End {
+        if let Err(end) = self.fill().await {
+            return end;
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut ping = tokio::time::interval(self.heartbeat);
+        loop {
+            let silence_deadline = tokio::time::Instant::from_std(self.last_frame + self.heartbeat * 2);
+            let refresh_in = self.access.refresh_in();
+            tokio::select! {
+                biased;
+                _ = self.shared.shutdown.cancelled() => return End::Shutdown,
+                message = self.socket.next() => {
+                    self.last_frame = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => {
+                            if let Err(end) = self.on_text(text.as_str()).await {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Close(frame))) => return End::Failed(closed(frame)),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return End::Failed(failure_from(e)),
+                        None => return End::Failed(Failure::Dropped),
+                    }
+                }
+                _ = self.shared.wake.notified() => {
+                    if let Err(end) = self.fill().await {
+                        return end;
+                    }
+                }
+                _ = tokio::time::sleep_until(silence_deadline) => return End::Failed(Failure::Silence),
+                _ = tick.tick() => {
+                    if let Some(oldest) = self.in_flight.front()
+                        && oldest.sent_at.elapsed() > Duration::from_millis(ACK_TIMEOUT_MS)
+                    {
+                        return End::Failed(Failure::AckOverdue);
+                    }
+                    if self.slept() {
+                        return End::Failed(Failure::ClockJump);
+                    }
+                }
+                _ = ping.tick() => {
+                    let t = chrono::Utc::now().timestamp_millis();
+                    if let Err(e) = self.send(&ClientFrame::Ping { t }).await {
+                        return End::Failed(e);
+                    }
+                }
+                _ = tokio::time::sleep(refresh_in) => {
+                    if let Err(end) = self.reauth().await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the wall clock ran ahead of the monotonic clock since the last tick.
+    fn slept(&mut self) -> bool {
+        let (wall, mono) = (SystemTime::now(), Instant::now());
+        let wall_elapsed = wall.duration_since(self.clocks.0).unwrap_or_default();
+        let mono_elapsed = mono.duration_since(self.clocks.1);
+        self.clocks = (wall, mono);
+        wall_elapsed > mono_elapsed + CLOCK_JUMP
+    }
+
+    async fn send(&mut self, frame: &ClientFrame) -> Result<(), Failure> {
+        let text = serde_json::to_string(frame).expect("client frames serialise");
+        self.socket.send(Message::Text(text.into())).await.map_err(failure_from)
+    }
+
+    /// Sends pending outbox entries, in order, up to the window.
+    async fn fill(&mut self) -> Result<(), End> {
+        while self.in_flight.len() < WINDOW {
+            let room = WINDOW - self.in_flight.len();
+            let entries = self
+                .shared
+                .outbox
+                .pending_after(self.sent_through, room)
+                .map_err(|e| End::Failed(Failure::Protocol(e.message)))?;
+            if entries.is_empty() {
+                return Ok(());
+            }
+            for entry in entries {
+                self.sent_through = entry.id;
+                let frame = match entry.command {
+                    frontdesk_protocol::ws::Command::CheckIn(c) => ClientFrame::CheckIn(c),
+                    frontdesk_protocol::ws::Command::CheckOut(c) => ClientFrame::CheckOut(c),
+                };
+                let text = serde_json::to_string(&frame).expect("client frames serialise");
+                if text.len() > MAX_FRAME_BYTES {
+                    // The server would close the session with 1009 and the entry would
+                    // block the queue forever: answer it here, finally.
+                    let ack = Ack::rejected(
+                        entry.op_id,
+                        RejectionCode::InvalidRequest,
+                        "This scan is too large to send (over 64 KiB); it was not recorded.",
+                    );
+                    self.shared.take_ack(ack).map_err(|e| End::Failed(Failure::Protocol(e.message)))?;
+                    continue;
+                }
+                self.socket.send(Message::Text(text.into())).await.map_err(|e| End::Failed(failure_from(e)))?;
+                self.in_flight.push_back(InFlight { op_id: entry.op_id, sent_at: Instant::now() });
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), End> {
+        let frame: ServerFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable frame from the server; ignored");
+                return Ok(());
+            }
+        };
+        match frame {
+            ServerFrame::Ack(ack) => {
+                self.in_flight.retain(|f| f.op_id != ack.op_id);
+                self.shared.take_ack(ack).map_err(|e| End::Failed(Failure::Protocol(e.message)))?;
+                self.fill().await?;
+            }
+            ServerFrame::Event(event) => match self.shared.take_event(event) {
+                Ok(Ok(())) => {}
+                Ok(Err(_gap)) => return Err(End::Failed(Failure::Gap)),
+                Err(e) => return Err(End::Failed(Failure::Protocol(e.message))),
+            },
+            ServerFrame::Pong { t } => {
+                let rtt = chrono::Utc::now().timestamp_millis() - t;
+                self.shared.rtt_ms.store(rtt.max(0), std::sync::atomic::Ordering::Relaxed);
+            }
+            ServerFrame::Reauthed { .. } | ServerFrame::Hello(_) => {}
+            ServerFrame::Error(e) => {
+                tracing::warn!(code = %e.code, message = %e.message, "server reported an error");
+                self.shared.error(e.code.as_str(), e.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes the access token (shared, single-flight) and hands it to the session.
+    async fn reauth(&mut self) -> Result<(), End> {
+        match self.shared.tokens.refresh(self.access.generation).await {
+            Ok(access) => {
+                self.access = access;
+                let token = self.access.token.expose().to_owned();
+                self.send(&ClientFrame::Reauth { token }).await.map_err(End::Failed)
+            }
+            Err(TokenFailure::SignedOut(message)) => Err(End::SignedOut(message)),
+            Err(TokenFailure::Keychain(e)) => Err(End::SignedOut(e.message)),
+            Err(TokenFailure::Temporary(f)) => {
+                // Try again shortly; if the token runs out first, the server closes
+                // with 4001 and the supervisor refreshes before reconnecting.
+                tracing::info!(problem = %f.describe(), "token refresh failed; retrying");
+                self.access.expires_at = chrono::Utc::now() + chrono::Duration::seconds(10 * 5 / 4);
+                Ok(())
+            }
+        }
+    }
+}

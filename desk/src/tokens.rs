@@ -1,0 +1,200 @@
+//! Tokens: the access token in memory only, the refresh token in the keychain, and one
+//! refresh at a time. Refresh tokens rotate on every use, so two refreshes racing with
+//! the same token would look like theft to the server and revoke the sign-in; every
+//! part of the desk (WebSocket, HTTP fallback, UI) therefore refreshes through
+//! [`Tokens::refresh`], which lets the first caller do it and hands its result to the
+//! others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use frontdesk_protocol::api::{TokenPair, UserInfo};
+use tokio::sync::Mutex;
+
+use crate::api::{Api, ApiFailure};
+use crate::error::{DeskError, Result};
+use crate::secrets::{Secret, SecretStore};
+
+/// Refresh this long before the access token expires.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub struct Access {
+    pub token: Secret,
+    pub expires_at: DateTime<Utc>,
+    /// Bumped by every refresh; callers pass back what they saw to join a refresh.
+    pub generation: u64,
+}
+
+impl Access {
+    /// Time until the refresh margin, measured on the wall clock (which keeps running
+    /// while the machine sleeps, unlike the monotonic one).
+    pub fn refresh_in(&self) -> Duration {
+        let lifetime = (self.expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let margin = REFRESH_MARGIN.min(lifetime / 5);
+        lifetime.saturating_sub(margin)
+    }
+}
+
+struct State {
+    access: Option<Access>,
+    generation: u64,
+}
+
+pub struct Tokens {
+    api: Api,
+    secrets: Arc<dyn SecretStore>,
+    state: Mutex<State>,
+}
+
+/// Why no access token could be had.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenFailure {
+    /// The sign-in is over (refresh refused, no refresh token): sign in again.
+    SignedOut(String),
+    /// Could not reach the server; try later.
+    Temporary(ApiFailure),
+    /// The keychain failed.
+    Keychain(DeskError),
+}
+
+impl Tokens {
+    pub fn new(api: Api, secrets: Arc<dyn SecretStore>) -> Self {
+        Self { api, secrets, state: Mutex::new(State { access: None, generation: 0 }) }
+    }
+
+    /// Whether a sign-in is kept (a refresh token is in the keychain).
+    pub fn has_sign_in(&self) -> Result<bool> {
+        Ok(self.secrets.load()?.is_some())
+    }
+
+    async fn adopt(&self, state: &mut State, pair: TokenPair) -> Result<Access, TokenFailure> {
+        // Keep the new refresh token before anything else: the old one is spent.
+        self.secrets.store(&Secret::new(pair.refresh_token)).map_err(TokenFailure::Keychain)?;
+        state.generation += 1;
+        let access = Access {
+            token: Secret::new(pair.access_token),
+            expires_at: Utc::now() + chrono::Duration::seconds(pair.expires_in as i64),
+            generation: state.generation,
+        };
+        state.access = Some(access.clone());
+        Ok(access)
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str, device_name: &str) -> Result<UserInfo, SignInError> {
+        let pair = self.api.login(username, password, device_name).await.map_err(SignInError::Api)?;
+        let user = pair.user.clone();
+        let mut state = self.state.lock().await;
+        self.adopt(&mut state, pair).await.map_err(|f| match f {
+            TokenFailure::Keychain(e) => SignInError::Keychain(e),
+            other => SignInError::Other(format!("{other:?}")),
+        })?;
+        Ok(user)
+    }
+
+    /// A usable access token: the current one, or a fresh one.
+    pub async fn access(&self) -> Result<Access, TokenFailure> {
+        let seen = {
+            let state = self.state.lock().await;
+            match &state.access {
+                Some(a) if a.refresh_in() > Duration::ZERO => return Ok(a.clone()),
+                _ => state.generation,
+            }
+        };
+        self.refresh(seen).await
+    }
+
+    /// Refreshes unless someone already did since `seen_generation`; then returns theirs.
+    pub async fn refresh(&self, seen_generation: u64) -> Result<Access, TokenFailure> {
+        let mut state = self.state.lock().await;
+        if state.generation != seen_generation
+            && let Some(a) = &state.access
+        {
+            return Ok(a.clone());
+        }
+        let Some(refresh) = self.secrets.load().map_err(TokenFailure::Keychain)? else {
+            state.access = None;
+            return Err(TokenFailure::SignedOut("Nobody is signed in at this desk.".into()));
+        };
+        match self.api.refresh(&refresh).await {
+            Ok(pair) => self.adopt(&mut state, pair).await,
+            Err(ApiFailure::Unauthorized { .. }) => {
+                // Spent, expired or revoked: the sign-in is over. Forget it (the outbox stays).
+                state.access = None;
+                let _ = self.secrets.delete();
+                Err(TokenFailure::SignedOut("The sign-in has ended; sign in again. Queued scans are kept.".into()))
+            }
+            Err(ApiFailure::Forbidden { message }) => {
+                state.access = None;
+                let _ = self.secrets.delete();
+                Err(TokenFailure::SignedOut(message))
+            }
+            Err(other) => Err(TokenFailure::Temporary(other)),
+        }
+    }
+
+    /// Drops the in-memory access token after the server refused it, so the next
+    /// [`Tokens::access`] refreshes.
+    pub async fn expire(&self) {
+        self.state.lock().await.access = None;
+    }
+
+    /// Forgets the sign-in without asking the server (which already ended it).
+    pub async fn forget(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        state.access = None;
+        state.generation += 1;
+        self.secrets.delete()
+    }
+
+    /// Signs out: revokes the refresh token on the server if it can, and forgets it.
+    pub async fn sign_out(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        state.access = None;
+        state.generation += 1;
+        if let Some(refresh) = self.secrets.load()? {
+            let _ = self.api.logout(&refresh).await;
+        }
+        self.secrets.delete()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInError {
+    Api(ApiFailure),
+    Keychain(DeskError),
+    Other(String),
+}
+
+impl SignInError {
+    /// What to tell the person at the desk.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Api(ApiFailure::Unauthorized { .. }) => {
+                "The username or password is wrong. Check both (and Caps Lock) and try again.".into()
+            }
+            Self::Api(ApiFailure::Forbidden { message }) => message.clone(),
+            Self::Api(ApiFailure::Busy { status: 429, retry_after, .. }) => format!(
+                "Too many failed sign-ins. Wait {} seconds, then try again.",
+                retry_after.map(|d| d.as_secs()).unwrap_or(60)
+            ),
+            Self::Api(other) => other.describe(),
+            Self::Keychain(e) => e.message.clone(),
+            Self::Other(m) => m.clone(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Api(ApiFailure::Unauthorized { .. }) => "invalid_credentials",
+            Self::Api(ApiFailure::Forbidden { .. }) => "forbidden",
+            Self::Api(ApiFailure::Busy { status: 429, .. }) => "too_many_attempts",
+            Self::Api(ApiFailure::Network(crate::classify::Failure::Tls(_))) => "certificate",
+            Self::Api(ApiFailure::Network(_)) => "server_unreachable",
+            Self::Api(_) => "server_error",
+            Self::Keychain(_) => "keychain",
+            Self::Other(_) => "sign_in_failed",
+        }
+    }
+}
