@@ -7,7 +7,7 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
 # Debian packages the build and the tests need: a C compiler (SQLite and ring are
 # compiled in), libdbus for the keychain (Secret Service) and, for the tests, a real
 # session bus and gnome-keyring to hold the desk's refresh token.
-SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring)
+SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring libsecret-tools)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -37,4 +37,19 @@ ensure_system_packages() {
   step "installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+}
+
+# Runs a command inside a private D-Bus session with an unlocked gnome-keyring, so the
+# desk's refresh token goes to a real Secret Service. The keyring lives in a throwaway
+# HOME; cargo and rustup keep theirs.
+with_keychain() {
+  export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+  local keyring_home
+  keyring_home="$(mktemp -d)"
+  # The newline unlocks the new keyring with an empty password; without it the daemon
+  # starts but stores nothing.
+  HOME="$keyring_home" dbus-run-session -- sh -c 'printf "\n" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' sh "$@"
+  local status=$?
+  rm -rf "$keyring_home"
+  return $status
 }

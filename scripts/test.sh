@@ -15,5 +15,5 @@ cargo fmt --all -- --check
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
-step "tests"
-cargo test --locked --workspace -- --color never
+step "tests (with a real keychain)"
+with_keychain cargo test --locked --workspace -- --color never

@@ -88,7 +88,13 @@ mod tests {
 
     #[test]
     fn bad_lines_say_what_is_expected() {
-        for bad in [r#"{"check_in":{}}"#, r#"{"check_in":{"card":"a","member_id":"b"}}"#, "{oops", r#"{"dance":1}"#, r#"{"retry_now":false}"#] {
+        for bad in [
+            r#"{"check_in":{}}"#,
+            r#"{"check_in":{"card":"a","member_id":"b"}}"#,
+            "{oops",
+            r#"{"dance":1}"#,
+            r#"{"retry_now":false}"#,
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(err.len() > 20, "{bad}: {err}");
         }

@@ -86,7 +86,11 @@ fn main() -> ExitCode {
         data_dir,
         device_name: format!("frontdesk-agent on {}", hostname()),
     };
-    runtime.block_on(run(config, cli.drain_and_exit.then(|| Duration::from_secs(cli.drain_timeout))))
+    let code = runtime.block_on(run(config, cli.drain_and_exit.then(|| Duration::from_secs(cli.drain_timeout))));
+    // Reading stdin occupies a blocking thread that never returns by itself; do not
+    // wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
 }
 
 fn hostname() -> String {

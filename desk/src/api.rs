@@ -48,7 +48,8 @@ pub fn network_failure(err: &reqwest::Error) -> Failure {
         return Failure::ConnectTimeout;
     }
     let chain = error_chain(err);
-    if chain.contains("dns error") || chain.contains("failed to lookup") || chain.contains("Name or service not known") {
+    if chain.contains("dns error") || chain.contains("failed to lookup") || chain.contains("Name or service not known")
+    {
         Failure::Dns
     } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
         Failure::Tls(chain)
@@ -233,12 +234,22 @@ impl Api {
     }
 
     /// Long-poll for events after `after_seq`, waiting up to `wait`.
-    pub async fn events(&self, token: &Secret, location: &str, after_seq: i64, wait: Duration) -> Result<EventsPage, ApiFailure> {
+    pub async fn events(
+        &self,
+        token: &Secret,
+        location: &str,
+        after_seq: i64,
+        wait: Duration,
+    ) -> Result<EventsPage, ApiFailure> {
         let request = self
             .http
             .get(self.url("/events"))
             .bearer_auth(token.expose())
-            .query(&[("location", location.to_owned()), ("after_seq", after_seq.to_string()), ("wait", wait.as_secs().to_string())])
+            .query(&[
+                ("location", location.to_owned()),
+                ("after_seq", after_seq.to_string()),
+                ("wait", wait.as_secs().to_string()),
+            ])
             .timeout(wait + Duration::from_secs(10));
         let response = self.send(request).await?;
         if response.status().is_success() {
@@ -248,8 +259,9 @@ impl Api {
     }
 
     pub async fn stats(&self, token: &Secret, location: &str) -> Result<Stats, ApiFailure> {
-        let response =
-            self.send(self.http.get(self.url("/stats")).bearer_auth(token.expose()).query(&[("location", location)])).await?;
+        let response = self
+            .send(self.http.get(self.url("/stats")).bearer_auth(token.expose()).query(&[("location", location)]))
+            .await?;
         if response.status().is_success() {
             return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
         }

@@ -68,7 +68,12 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
 }
 
 /// What to do about a failed call: `Ok(wait)` to retry after `wait`, or the end.
-async fn after_failure(shared: &Shared, failure: ApiFailure, generation: u64, attempt: &mut u32) -> Result<Duration, FallbackEnd> {
+async fn after_failure(
+    shared: &Shared,
+    failure: ApiFailure,
+    generation: u64,
+    attempt: &mut u32,
+) -> Result<Duration, FallbackEnd> {
     *attempt += 1;
     match failure {
         ApiFailure::Unauthorized { .. } => match shared.tokens.refresh(generation).await {

@@ -171,7 +171,13 @@ impl Desk {
         }
     }
 
-    fn commit(&self, command: Command, card: Option<&str>, member: Option<Member>, verdict: Option<offline::Verdict>) -> Result<Scanned> {
+    fn commit(
+        &self,
+        command: Command,
+        card: Option<&str>,
+        member: Option<Member>,
+        verdict: Option<offline::Verdict>,
+    ) -> Result<Scanned> {
         let provisional = verdict.as_ref().map(|v| v.provisional);
         let reason = verdict.and_then(|v| v.reason);
         let scanned_by = self.scanned_by();
@@ -196,10 +202,8 @@ impl Desk {
         selector.validate().map_err(DeskError::invalid_input)?;
         let member = self.cached(&who)?;
         let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
-        let override_ = override_reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty())
-            .map(|reason| Override { reason });
+        let override_ =
+            override_reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).map(|reason| Override { reason });
         let command = Command::CheckIn(CheckInCommand {
             op_id: Uuid::new_v4(),
             location_id: self.shared.config.location_id.clone(),

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use frontdesk_protocol::ws::{Ack, AckStatus, Command};
 use frontdesk_protocol::Member;
+use frontdesk_protocol::ws::{Ack, AckStatus, Command};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde::{Deserialize, Serialize};
@@ -108,8 +108,21 @@ pub struct Outbox {
 
 const ENTRY_COLUMNS: &str = "id, op_id, command, card, scanned_by, provisional, created_at, state, ack";
 
-fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
+fn entry_from_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>)>
+{
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
 }
 
 type RawEntry = (i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>);
@@ -136,10 +149,11 @@ fn decode(raw: RawEntry) -> Result<Entry> {
 impl Outbox {
     /// Opens (creating and migrating) `outbox.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| DeskError::storage(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DeskError::storage(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("outbox.db");
-        let mut conn = Connection::open(&path)
-            .map_err(|e| DeskError::storage(format!("cannot open {}: {e}", path.display())))?;
+        let mut conn =
+            Connection::open(&path).map_err(|e| DeskError::storage(format!("cannot open {}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a scan the receptionist saw as recorded survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -155,7 +169,13 @@ impl Outbox {
     }
 
     /// Commits a command to the outbox. Returns the stored entry.
-    pub fn enqueue(&self, command: &Command, card: Option<&str>, scanned_by: Option<&str>, provisional: Option<Provisional>) -> Result<Entry> {
+    pub fn enqueue(
+        &self,
+        command: &Command,
+        card: Option<&str>,
+        scanned_by: Option<&str>,
+        provisional: Option<Provisional>,
+    ) -> Result<Entry> {
         let kind = match command {
             Command::CheckIn(_) => "check_in",
             Command::CheckOut(_) => "check_out",
@@ -187,14 +207,19 @@ impl Outbox {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM outbox WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT ?2"
         ))?;
-        let raws: Vec<RawEntry> = stmt.query_map(params![after, limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
+        let raws: Vec<RawEntry> =
+            stmt.query_map(params![after, limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
         raws.into_iter().map(decode).collect()
     }
 
     pub fn entry(&self, op_id: Uuid) -> Result<Option<Entry>> {
         let conn = self.conn();
         let raw = conn
-            .query_row(&format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE op_id = ?1"), params![op_id.to_string()], entry_from_row)
+            .query_row(
+                &format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE op_id = ?1"),
+                params![op_id.to_string()],
+                entry_from_row,
+            )
             .optional()?;
         raw.map(decode).transpose()
     }
@@ -203,7 +228,8 @@ impl Outbox {
     pub fn recent(&self, limit: usize) -> Result<Vec<Entry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"))?;
-        let raws: Vec<RawEntry> = stmt.query_map(params![limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
+        let raws: Vec<RawEntry> =
+            stmt.query_map(params![limit as i64], entry_from_row)?.collect::<rusqlite::Result<_>>()?;
         raws.into_iter().map(decode).collect()
     }
 
@@ -285,8 +311,10 @@ impl Outbox {
     }
 
     pub fn roster_by_card(&self, card: &str) -> Result<Option<Member>> {
-        let json: Option<String> =
-            self.conn().query_row("SELECT member FROM roster WHERE card = ?1", params![card], |r| r.get(0)).optional()?;
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT member FROM roster WHERE card = ?1", params![card], |r| r.get(0))
+            .optional()?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
@@ -302,7 +330,10 @@ impl Outbox {
 
     /// When the roster was last brought up to date, if ever.
     pub fn roster_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.meta("roster_synced_at")?.and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|d| d.with_timezone(&Utc)))
+        Ok(self
+            .meta("roster_synced_at")?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|d| d.with_timezone(&Utc)))
     }
 }
 

@@ -180,7 +180,8 @@ pub async fn run(shared: &Shared, link: Link) -> End {
         last_frame: Instant::now(),
         clocks: (SystemTime::now(), Instant::now()),
     };
-    shared.set_status(Status::new(ConnectionState::Live, "Connected. Scans are confirmed by the server as they happen."));
+    shared
+        .set_status(Status::new(ConnectionState::Live, "Connected. Scans are confirmed by the server as they happen."));
     let end = session.serve().await;
     if let End::Shutdown = end {
         let _ = session
@@ -346,7 +347,7 @@ impl Session<'_> {
                 // Try again shortly; if the token runs out first, the server closes
                 // with 4001 and the supervisor refreshes before reconnecting.
                 tracing::info!(problem = %f.describe(), "token refresh failed; retrying");
-                self.access.expires_at = chrono::Utc::now() + chrono::Duration::seconds(10 * 5 / 4);
+                self.access.refresh_at = chrono::Utc::now() + chrono::Duration::seconds(5);
                 Ok(())
             }
         }

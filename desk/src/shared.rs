@@ -36,14 +36,28 @@ pub struct DeskConfig {
 pub enum DeskEvent {
     State(Status),
     /// A scan was committed to the outbox.
-    Queued { op_id: uuid::Uuid, card: Option<String>, provisional: Option<Provisional>, reason: Option<String> },
+    Queued {
+        op_id: uuid::Uuid,
+        card: Option<String>,
+        provisional: Option<Provisional>,
+        reason: Option<String>,
+    },
     /// The server's first answer for an outbox entry.
-    Ack { ack: Ack },
+    Ack {
+        ack: Ack,
+    },
     /// A server event, each once, in seq order.
-    Event { event: Event },
+    Event {
+        event: Event,
+    },
     /// The desk's view is stale past what the server keeps: reload it over HTTP.
-    Resync { last_seq: i64 },
-    Error { code: String, message: String },
+    Resync {
+        last_seq: i64,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 pub struct Shared {

@@ -123,7 +123,11 @@ impl Supervisor {
                         return self.after(failure).await;
                     }
                 };
-                let state = if self.ever_live || self.attempt > 0 { ConnectionState::Reconnecting } else { ConnectionState::Connecting };
+                let state = if self.ever_live || self.attempt > 0 {
+                    ConnectionState::Reconnecting
+                } else {
+                    ConnectionState::Connecting
+                };
                 let mut status = Status::new(state, "Connecting to the server.");
                 status.attempt = self.attempt;
                 self.shared.set_status(status);
@@ -159,21 +163,29 @@ impl Supervisor {
             return Next::Fallback;
         }
         let delay = match action {
-            Action::Stop => return Next::Halt(ConnectionState::Offline, format!("{what} Press \"retry now\" to reconnect.")),
+            Action::Stop => {
+                return Next::Halt(ConnectionState::Offline, format!("{what} Press \"retry now\" to reconnect."));
+            }
             Action::StopAndReport => {
                 self.shared.error("server_stopped_desk", what.clone());
-                return Next::Halt(ConnectionState::Offline, format!("{what} Tell IT; press \"retry now\" to try again."));
+                return Next::Halt(
+                    ConnectionState::Offline,
+                    format!("{what} Tell IT; press \"retry now\" to try again."),
+                );
             }
             Action::SignOut => {
                 if let Err(e) = self.shared.tokens.forget().await {
                     self.shared.error(e.code, e.message);
                 }
-                return Next::SignIn(format!("{what} Sign in again; scans waiting at this desk are kept and sent after sign-in."));
+                return Next::SignIn(format!(
+                    "{what} Sign in again; scans waiting at this desk are kept and sent after sign-in."
+                ));
             }
             Action::UpdateRequired => {
                 return Next::Halt(
                     ConnectionState::UpdateRequired,
-                    "This desk's app is too old for the server. Install the update; scans waiting here are kept.".into(),
+                    "This desk's app is too old for the server. Install the update; scans waiting here are kept."
+                        .into(),
                 );
             }
             Action::RefreshNow | Action::Now => {
@@ -193,7 +205,8 @@ impl Supervisor {
             Action::Jitter(max) => max.mul_f64(rand::random::<f64>()),
         };
         self.attempt = self.attempt.saturating_add(1);
-        let state = if classify::is_unreachable(&failure) { ConnectionState::Offline } else { ConnectionState::Reconnecting };
+        let state =
+            if classify::is_unreachable(&failure) { ConnectionState::Offline } else { ConnectionState::Reconnecting };
         let mut status = Status::new(
             state,
             format!("{what} Trying again in {} s. Scans are saved here and will be sent.", delay.as_secs().max(1)),

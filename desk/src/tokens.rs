@@ -23,17 +23,25 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub struct Access {
     pub token: Secret,
     pub expires_at: DateTime<Utc>,
+    /// When to refresh: a margin before expiry (a minute, or a fifth of a short lifetime).
+    pub refresh_at: DateTime<Utc>,
     /// Bumped by every refresh; callers pass back what they saw to join a refresh.
     pub generation: u64,
 }
 
 impl Access {
-    /// Time until the refresh margin, measured on the wall clock (which keeps running
-    /// while the machine sleeps, unlike the monotonic one).
+    fn new(token: Secret, lifetime: Duration, generation: u64) -> Self {
+        let now = Utc::now();
+        // A fifth of the lifetime, at least a second, at most a minute, never all of it.
+        let margin = (lifetime / 5).clamp(Duration::from_secs(1), REFRESH_MARGIN).min(lifetime / 2);
+        let span = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+        Self { token, expires_at: now + span(lifetime), refresh_at: now + span(lifetime - margin), generation }
+    }
+
+    /// Time until the refresh is due, on the wall clock (which keeps running while the
+    /// machine sleeps, unlike the monotonic one).
     pub fn refresh_in(&self) -> Duration {
-        let lifetime = (self.expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        let margin = REFRESH_MARGIN.min(lifetime / 5);
-        lifetime.saturating_sub(margin)
+        (self.refresh_at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
     }
 }
 
@@ -73,11 +81,8 @@ impl Tokens {
         // Keep the new refresh token before anything else: the old one is spent.
         self.secrets.store(&Secret::new(pair.refresh_token)).map_err(TokenFailure::Keychain)?;
         state.generation += 1;
-        let access = Access {
-            token: Secret::new(pair.access_token),
-            expires_at: Utc::now() + chrono::Duration::seconds(pair.expires_in as i64),
-            generation: state.generation,
-        };
+        let access =
+            Access::new(Secret::new(pair.access_token), Duration::from_secs(pair.expires_in), state.generation);
         state.access = Some(access.clone());
         Ok(access)
     }

@@ -38,7 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if settings.demo {
         demo::seed(&*store).await.context("cannot seed the demo data")?;
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
+    let listener = bind(settings.listen).with_context(|| {
         format!("cannot listen on {}: another program may be using it; choose another with --listen", settings.listen)
     })?;
     let addr = listener.local_addr()?;
@@ -60,6 +60,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     frontdesk_server::serve(listener, state).await
+}
+
+/// Binds with a deep accept queue: after a restart thousands of desks reconnect within
+/// seconds, and the default 128 would overflow into one-second SYN retries.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn wait_for_signal() {

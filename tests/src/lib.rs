@@ -31,28 +31,40 @@ pub const LOCATION: &str = "demo";
 /// Upper bound for anything a test waits on; reached only when something is broken.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Path of the server binary, building it once if the test run did not.
+pub mod agent;
+pub mod proxy;
+
+/// Path of a workspace binary, building it once if the test run did not.
+pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(format!("{}_BIN", name.to_uppercase().replace('-', "_"))) {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<test exe> → target/<profile>/<name>
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", package, "--bin", name]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building {name} failed");
+    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Path of the server binary (`FRONTDESK_SERVER_BIN` overrides).
 pub fn server_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(path) = std::env::var("FRONTDESK_SERVER_BIN") {
-            return PathBuf::from(path);
-        }
-        // target/<profile>/deps/<test exe> → target/<profile>/frontdesk-server
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "frontdesk-server", "--bin", "frontdesk-server"]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build for the server");
-        assert!(status.success(), "building frontdesk-server failed");
-        profile_dir.join(format!("frontdesk-server{}", std::env::consts::EXE_SUFFIX))
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_binary("frontdesk-server", "frontdesk-server")).clone()
+}
+
+/// An HTTP client for talking to the server. The workspace builds reqwest without a
+/// default TLS provider (the desk picks ring), so install it before building one.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(PATIENCE * 2).build().expect("http client")
 }
 
 /// How to start a server.
@@ -96,14 +108,7 @@ impl Server {
             }
         };
         let (child, addr) = launch(&data_dir, &options).await.expect("server starts");
-        Self {
-            child: Some(child),
-            addr,
-            data_dir,
-            _tempdir: tempdir,
-            options,
-            http: reqwest::Client::builder().timeout(PATIENCE * 2).build().expect("http client"),
-        }
+        Self { child: Some(child), addr, data_dir, _tempdir: tempdir, options, http: http_client() }
     }
 
     pub fn base(&self) -> String {

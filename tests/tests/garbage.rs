@@ -4,8 +4,8 @@
 
 use frontdesk_tests::*;
 use proptest::prelude::*;
-use serde_json::{Value, json};
 use proptest::test_runner::TestRunner;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 struct Shared {
@@ -214,10 +214,8 @@ fn garbage_never_panics_never_stores_and_always_explains() {
         Just("/check-ins/x/review"),
         Just("/users/x/disable"),
     ];
-    let bodies = prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..200),
-        json_value().prop_map(|v| v.to_string().into_bytes()),
-    ];
+    let bodies =
+        prop_oneof![prop::collection::vec(any::<u8>(), 0..200), json_value().prop_map(|v| v.to_string().into_bytes()),];
     check(&s, &runtime, (paths, bodies), HttpBody);
 
     // The server still serves.

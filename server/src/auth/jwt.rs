@@ -29,6 +29,12 @@ impl Claims {
     pub fn expires_at(&self) -> DateTime<Utc> {
         Utc.timestamp_opt(self.exp, 0).single().unwrap_or_else(Utc::now)
     }
+
+    /// When a session on this token must end: expiry plus the same leeway validation
+    /// allows (`exp` is in whole seconds, so a desk refreshing just in time is not cut off).
+    pub fn session_deadline(&self) -> DateTime<Utc> {
+        self.expires_at() + chrono::Duration::seconds(LEEWAY_S as i64)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +46,7 @@ pub enum TokenError {
 }
 
 /// Seconds of clock difference tolerated between servers of one deployment.
-const LEEWAY_S: u64 = 5;
+pub const LEEWAY_S: u64 = 5;
 
 pub struct TokenIssuer {
     encoding: EncodingKey,

@@ -108,4 +108,8 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_at ON audit_log(location_id, at);
 "#,
+    // 2: a member's last check-out at a location without scanning every visit.
+    r#"
+CREATE INDEX visits_member ON visits(member_id, location_id, checked_out_at);
+"#,
 ];

@@ -394,28 +394,42 @@ impl SqliteStore {
                 .bind(&m.id)
                 .fetch_optional(&mut *conn)
                 .await?;
-                let last_out: Option<i64> = sqlx::query_scalar(
-                    "SELECT MAX(checked_out_at) FROM visits WHERE location_id = ? AND member_id = ? AND voided = 0",
-                )
-                .bind(&location.id)
-                .bind(&m.id)
-                .fetch_one(&mut *conn)
-                .await?;
+                // Only needed when the location has a re-entry window.
+                let last_out: Option<i64> = if location.reentry_window_minutes > 0 {
+                    sqlx::query_scalar(
+                        "SELECT MAX(checked_out_at) FROM visits WHERE member_id = ? AND location_id = ? AND voided = 0",
+                    )
+                    .bind(&m.id)
+                    .bind(&location.id)
+                    .fetch_one(&mut *conn)
+                    .await?
+                } else {
+                    None
+                };
                 (opt_ms(open), opt_ms(last_out))
             }
             None => (None, None),
         };
-        // Occupancy at the moment of the scan: for a live scan that is now; for a queued
-        // one the visits that were open then.
-        let occupancy_at: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM visits WHERE location_id = ? AND voided = 0 AND checked_in_at <= ? \
-             AND (checked_out_at IS NULL OR checked_out_at > ?)",
-        )
-        .bind(&location.id)
-        .bind(if cmd.queued { t } else { i64::MAX })
-        .bind(if cmd.queued { t } else { i64::MAX })
-        .fetch_one(&mut *conn)
-        .await?;
+        // Occupancy at the moment of the scan: for a live scan the visits open now (an
+        // indexed count); for a queued one the visits that were open then.
+        let occupancy_at: i64 = if cmd.queued {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM visits WHERE location_id = ? AND voided = 0 AND checked_in_at <= ? \
+                 AND (checked_out_at IS NULL OR checked_out_at > ?)",
+            )
+            .bind(&location.id)
+            .bind(t)
+            .bind(t)
+            .fetch_one(&mut *conn)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM visits WHERE location_id = ? AND checked_out_at IS NULL AND voided = 0",
+            )
+            .bind(&location.id)
+            .fetch_one(&mut *conn)
+            .await?
+        };
 
         let verdict = rules::judge_check_in(&CheckInFacts {
             location,

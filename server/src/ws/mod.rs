@@ -117,7 +117,7 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
         .into_response());
     }
 
-    let ctx = SessionContext { actor, token_expires_at: claims.expires_at(), location_id, after_seq };
+    let ctx = SessionContext { actor, token_expires_at: claims.session_deadline(), location_id, after_seq };
     let state = state.clone();
     let max = state.settings.max_frame_bytes;
     // tungstenite's own limit sits above ours so that an oversized frame reaches the

@@ -223,15 +223,17 @@ impl Session {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Err(self.drain_close()),
-                message = stream.next() => match message {
-                    None => return Ok(()),
-                    Some(Err(err)) => return Err(self.read_error(err)),
-                    Some(Ok(message)) => self.on_message(message).await?,
-                },
+                // Events before commands: a desk pipelining its outbox must still get the
+                // events of its own check-ins, or it would fall behind and be cut off.
                 published = live.recv() => match published {
                     Ok(published) => self.forward(&published).await?,
                     Err(RecvError::Lagged(_)) => return Err(End::SlowConsumer),
                     Err(RecvError::Closed) => return Err(close(CloseCode::SERVER_ERROR, "event feed closed")),
+                },
+                message = stream.next() => match message {
+                    None => return Ok(()),
+                    Some(Err(err)) => return Err(self.read_error(err)),
+                    Some(Ok(message)) => self.on_message(message).await?,
                 },
                 message = control.recv() => {
                     if let Ok(Control::UserDisabled { user_id }) = message
@@ -450,8 +452,8 @@ impl Session {
     async fn reauth(&mut self, token: &str) -> Result<(), End> {
         match self.state.tokens.verify(token) {
             Ok(claims) if claims.sub == self.actor.user_id => {
-                self.token_expires_at = claims.expires_at();
-                self.send(ServerFrame::Reauthed { expires_at: self.token_expires_at }).await
+                self.token_expires_at = claims.session_deadline();
+                self.send(ServerFrame::Reauthed { expires_at: claims.expires_at() }).await
             }
             Ok(_) => {
                 self.error_frame(

@@ -59,7 +59,13 @@ const FANOUT_MEMBER: u32 = 151;
 const FD_MARGIN: u64 = 200;
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse(std::env::args().skip(1))?;
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage:#}");
+            std::process::exit(2);
+        }
+    };
     if std::env::var_os("FRONTDESK_SERVER_BIN").is_none() {
         return rerun_with_server_binary();
     }
@@ -89,7 +95,14 @@ impl Args {
             Some("server") => {}
             _ => bail!("{}", Self::USAGE),
         }
-        let mut args = Args { sessions: vec![1000, 10_000], desks: 50, checkins: 5000, fanout: 1000, rounds: 50, windows: vec![16, 1] };
+        let mut args = Args {
+            sessions: vec![1000, 10_000],
+            desks: 50,
+            checkins: 5000,
+            fanout: 1000,
+            rounds: 50,
+            windows: vec![16, 1],
+        };
         while let Some(flag) = raw.next() {
             let value = raw.next().ok_or_else(|| anyhow!("{flag} needs a value\n{}", Self::USAGE))?;
             let number = |v: &str| v.trim().parse::<usize>().with_context(|| format!("{flag} {v}: not a whole number"));
@@ -177,7 +190,8 @@ async fn access_token(server: &Server) -> String {
 
 /// Resident memory of a process, in KiB.
 fn rss_kib(pid: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("read /proc/{pid}/status"))?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("read /proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
     line.split_whitespace().nth(1).context("VmRSS value")?.parse().context("VmRSS number")
 }
@@ -215,7 +229,12 @@ struct CpuUse {
 impl CpuMeter {
     fn start(server: &Server) -> Self {
         let server_pid = server.pid();
-        Self { server_pid, server_s: cpu_seconds(server_pid), bench_s: cpu_seconds(std::process::id()), started: Instant::now() }
+        Self {
+            server_pid,
+            server_s: cpu_seconds(server_pid),
+            bench_s: cpu_seconds(std::process::id()),
+            started: Instant::now(),
+        }
     }
 
     fn stop(self) -> CpuUse {
@@ -238,6 +257,17 @@ impl CpuUse {
             self.bench_s / wall * 100.0
         )
     }
+}
+
+/// The kernel's count of connections dropped because a listen queue was full
+/// (`TcpExt ListenOverflows` in /proc/net/netstat; machine-wide). A dropped handshake
+/// is retried by the client after the 1 s initial retransmission timeout.
+fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let column = names.split_whitespace().position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(column)?.parse().ok()
 }
 
 async fn sessions_open(server: &Server) -> f64 {
@@ -280,7 +310,8 @@ async fn open_sessions(server: &Server, token: &str, n: usize) -> Opened {
         let t = Instant::now();
         open_session(server, token).await.map(|ws| (ws, t.elapsed().as_secs_f64() * 1e3))
     };
-    let results: Vec<_> = futures_util::stream::iter(0..n).map(timed).buffer_unordered(OPEN_CONCURRENCY).collect().await;
+    let results: Vec<_> =
+        futures_util::stream::iter(0..n).map(timed).buffer_unordered(OPEN_CONCURRENCY).collect().await;
     let elapsed = started.elapsed();
     let mut failures = Failures::default();
     let (streams, each_ms): (Vec<_>, Vec<_>) =
@@ -338,7 +369,8 @@ async fn next_frame(ws: &mut WsStream) -> anyhow::Result<(Incoming, Instant)> {
         match message {
             Message::Text(text) => return Ok((serde_json::from_str(text.as_str()).context("frame is not JSON")?, at)),
             Message::Close(frame) => {
-                let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new()));
+                let (code, reason) =
+                    frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new()));
                 bail!("server closed the session with {code} {reason}");
             }
             _ => continue,
@@ -395,6 +427,7 @@ struct HeldFigures {
     open_time: Duration,
     open_each_ms: Vec<f64>,
     open_cpu: CpuUse,
+    listen_overflows: Option<u64>,
     rss_before_kib: u64,
     rss_after_kib: u64,
     client_rss_kib: u64,
@@ -413,8 +446,10 @@ async fn bench_sessions_held(n: usize) -> HeldFigures {
     let token = access_token(&server).await;
     let rss_before_kib = server_rss_kib(&server);
     let meter = CpuMeter::start(&server);
+    let overflows_before = listen_overflows();
     let opened = open_sessions(&server, &token, n).await;
     let open_cpu = meter.stop();
+    let overflows = listen_overflows().zip(overflows_before).map(|(after, before)| after.saturating_sub(before));
     // Let the sessions' tasks settle before reading the gauge and the memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let figures = HeldFigures {
@@ -423,6 +458,7 @@ async fn bench_sessions_held(n: usize) -> HeldFigures {
         open_time: opened.elapsed,
         open_each_ms: opened.each_ms,
         open_cpu,
+        listen_overflows: overflows,
         rss_before_kib,
         rss_after_kib: server_rss_kib(&server),
         client_rss_kib: rss_kib("self").unwrap_or(0),
@@ -447,11 +483,12 @@ fn print_held(f: &HeldFigures) {
     );
     let each = &f.open_each_ms;
     println!(
-        "  one open (upgrade to hello, {OPEN_CONCURRENCY} at a time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} while opening; failed opens: {}; server trouble: {}",
+        "  one open (upgrade to hello, {OPEN_CONCURRENCY} at a time): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} while opening; listen-queue overflows (TcpExt ListenOverflows, machine-wide) {}; failed opens: {}; server trouble: {}",
         percentile(each, 50.0),
         percentile(each, 99.0),
         percentile(each, 100.0),
         f.open_cpu.describe(),
+        f.listen_overflows.map_or("unknown".into(), |n| n.to_string()),
         f.failures,
         f.trouble
     );
@@ -484,70 +521,80 @@ struct DeskResult {
     error: Option<String>,
 }
 
-/// Sends `commands` commands with up to `window` in flight, until all are acknowledged.
-async fn run_desk(mut ws: WsStream, desk: usize, desks: usize, commands: usize, window: usize, start: Arc<tokio::sync::Barrier>) -> DeskResult {
-    let cards = desk_cards(desk, desks);
-    let desk_id = format!("bench-{desk}");
-    let mut result = DeskResult::default();
-    let mut in_flight: VecDeque<(String, Instant)> = VecDeque::with_capacity(window);
-    let mut sent = 0;
-    start.wait().await;
-    while sent < commands || !in_flight.is_empty() {
-        if let Err(e) = top_up(&mut ws, &mut in_flight, &mut sent, commands, window, &cards, &desk_id).await {
-            result.error = Some(format!("{e:#}"));
-            break;
-        }
-        match next_frame(&mut ws).await {
-            Ok((frame, at)) => record_frame(&mut result, &mut in_flight, frame, at),
-            Err(e) => {
-                result.error = Some(format!("{e:#}"));
+/// One desk of the check-in phase: its session, its members and its commands in flight.
+struct Desk {
+    ws: WsStream,
+    id: String,
+    cards: Vec<String>,
+    commands: usize,
+    window: usize,
+    sent: usize,
+    in_flight: VecDeque<(String, Instant)>,
+    result: DeskResult,
+}
+
+impl Desk {
+    fn new(ws: WsStream, desk: usize, desks: usize, commands: usize, window: usize) -> Self {
+        let cards = desk_cards(desk, desks);
+        let id = format!("bench-{desk}");
+        let in_flight = VecDeque::with_capacity(window);
+        Self { ws, id, cards, commands, window, sent: 0, in_flight, result: DeskResult::default() }
+    }
+
+    /// Sends `commands` commands with up to `window` in flight, until all are acknowledged
+    /// or the session fails.
+    async fn run(mut self, start: Arc<tokio::sync::Barrier>) -> DeskResult {
+        start.wait().await;
+        while self.sent < self.commands || !self.in_flight.is_empty() {
+            if let Err(e) = self.step().await {
+                self.result.error = Some(format!("{e:#}"));
                 break;
             }
         }
+        self.result
     }
-    result
-}
 
-/// Sends commands until `window` are in flight or all are sent.
-async fn top_up(
-    ws: &mut WsStream,
-    in_flight: &mut VecDeque<(String, Instant)>,
-    sent: &mut usize,
-    commands: usize,
-    window: usize,
-    cards: &[String],
-    desk_id: &str,
-) -> anyhow::Result<()> {
-    let mut fed = false;
-    while in_flight.len() < window && *sent < commands {
-        let command = desk_command(*sent, cards, desk_id);
-        let op_id = command["op_id"].as_str().unwrap_or_default().to_owned();
-        ws.feed(Message::Text(command.to_string().into())).await?;
-        in_flight.push_back((op_id, Instant::now()));
-        *sent += 1;
-        fed = true;
+    /// Tops the window up, then handles one frame.
+    async fn step(&mut self) -> anyhow::Result<()> {
+        self.top_up().await?;
+        let (frame, at) = next_frame(&mut self.ws).await?;
+        self.record(frame, at);
+        Ok(())
     }
-    if fed {
-        ws.flush().await?;
-    }
-    Ok(())
-}
 
-fn record_frame(result: &mut DeskResult, in_flight: &mut VecDeque<(String, Instant)>, frame: Incoming, at: Instant) {
-    match frame.kind.as_str() {
-        "event" => result.events_seen += 1,
-        "ack" => {
-            let Some(position) = in_flight.iter().position(|(op, _)| Some(op) == frame.op_id.as_ref()) else {
-                return;
-            };
-            let (_, sent_at) = in_flight.remove(position).expect("position is in range");
-            result.latencies_ms.push((at - sent_at).as_secs_f64() * 1e3);
-            match frame.status.as_deref() {
-                Some("accepted") => result.accepted += 1,
-                _ => *result.rejected.entry(frame.code.unwrap_or_else(|| "?".into())).or_default() += 1,
-            }
+    async fn top_up(&mut self) -> anyhow::Result<()> {
+        let mut fed = false;
+        while self.in_flight.len() < self.window && self.sent < self.commands {
+            let command = desk_command(self.sent, &self.cards, &self.id);
+            let op_id = command["op_id"].as_str().unwrap_or_default().to_owned();
+            self.ws.feed(Message::Text(command.to_string().into())).await?;
+            self.in_flight.push_back((op_id, Instant::now()));
+            self.sent += 1;
+            fed = true;
         }
-        _ => {}
+        if fed {
+            self.ws.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, frame: Incoming, at: Instant) {
+        let result = &mut self.result;
+        match frame.kind.as_str() {
+            "event" => result.events_seen += 1,
+            "ack" => {
+                let Some(position) = self.in_flight.iter().position(|(op, _)| Some(op) == frame.op_id.as_ref()) else {
+                    return;
+                };
+                let (_, sent_at) = self.in_flight.remove(position).expect("position is in range");
+                result.latencies_ms.push((at - sent_at).as_secs_f64() * 1e3);
+                match frame.status.as_deref() {
+                    Some("accepted") => result.accepted += 1,
+                    _ => *result.rejected.entry(frame.code.unwrap_or_else(|| "?".into())).or_default() += 1,
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -566,6 +613,16 @@ struct CheckinFigures {
 }
 
 impl CheckinFigures {
+    fn add(&mut self, desk: DeskResult) {
+        self.accepted += desk.accepted;
+        for (code, n) in desk.rejected {
+            *self.rejected.entry(code).or_default() += n;
+        }
+        self.latencies_ms.extend(desk.latencies_ms);
+        self.events_seen += desk.events_seen;
+        self.errors.extend(desk.error);
+    }
+
     fn acks(&self) -> usize {
         self.accepted + self.rejected.values().sum::<usize>()
     }
@@ -585,7 +642,7 @@ async fn bench_checkins(desks: usize, total: usize, window: usize) -> CheckinFig
     let tasks: Vec<_> = streams
         .into_iter()
         .enumerate()
-        .map(|(desk, ws)| tokio::spawn(run_desk(ws, desk, desks, per_desk, window, start.clone())))
+        .map(|(desk, ws)| tokio::spawn(Desk::new(ws, desk, desks, per_desk, window).run(start.clone())))
         .collect();
     start.wait().await;
     let meter = CpuMeter::start(&server);
@@ -608,15 +665,7 @@ async fn bench_checkins(desks: usize, total: usize, window: usize) -> CheckinFig
         errors: Vec::new(),
         trouble: server_trouble(&server).await,
     };
-    for r in results {
-        figures.accepted += r.accepted;
-        for (code, n) in r.rejected {
-            *figures.rejected.entry(code).or_default() += n;
-        }
-        figures.latencies_ms.extend(r.latencies_ms);
-        figures.events_seen += r.events_seen;
-        figures.errors.extend(r.error);
-    }
+    results.into_iter().for_each(|r| figures.add(r));
     figures.latencies_ms = sorted(std::mem::take(&mut figures.latencies_ms));
     figures
 }
@@ -639,7 +688,11 @@ fn print_checkins(f: &CheckinFigures) {
         f.events_seen,
         f.events_seen as f64 / f.elapsed.as_secs_f64(),
     );
-    let errors = if f.errors.is_empty() { "none".to_owned() } else { format!("{} desks, first: {}", f.errors.len(), f.errors[0]) };
+    let errors = if f.errors.is_empty() {
+        "none".to_owned()
+    } else {
+        format!("{} desks, first: {}", f.errors.len(), f.errors[0])
+    };
     println!("  {}; desk errors: {errors}; server trouble: {}", f.cpu.describe(), f.trouble);
 }
 
@@ -809,7 +862,13 @@ fn print_fanout(f: &FanoutFigures) {
         percentile(s, 100.0),
         percentile(&f.last_listener_ms, 50.0),
     );
-    println!("  {}; missing deliveries: {}; errors: {}; server trouble: {}", f.cpu.describe(), f.missing, f.errors.describe(), f.trouble);
+    println!(
+        "  {}; missing deliveries: {}; errors: {}; server trouble: {}",
+        f.cpu.describe(),
+        f.missing,
+        f.errors.describe(),
+        f.trouble
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -818,21 +877,23 @@ fn print_fanout(f: &FanoutFigures) {
 async fn run(args: Args, open_files: u64) -> anyhow::Result<()> {
     println!("frontdesk-bench: server on 127.0.0.1, {args:?}");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("machine: {cores} cores; load average at start {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!("machine: {cores} cores; load average at start {}", load_average());
     let cap = session_cap(open_files);
     let mut held = Vec::new();
     for &asked in args.sessions.iter().filter(|&&n| n > 0) {
         let n = asked.min(cap);
         if n < asked {
-            println!("sessions held: {asked} asked, but the open-files limit {open_files} allows about {cap}; holding {cap}");
+            println!(
+                "sessions held: {asked} asked, but the open-files limit {open_files} allows about {cap}; holding {cap}"
+            );
         }
         let figures = bench_sessions_held(n).await;
         print_held(&figures);
         held.push(figures);
     }
     let mut checkins = Vec::new();
-    for &window in args.windows.iter().filter(|_| args.checkins > 0) {
+    let windows = if args.checkins > 0 { args.windows.as_slice() } else { &[] };
+    for &window in windows {
         let figures = bench_checkins(args.desks, args.checkins, window).await;
         print_checkins(&figures);
         checkins.push(figures);
@@ -843,8 +904,7 @@ async fn run(args: Args, open_files: u64) -> anyhow::Result<()> {
         print_fanout(&figures);
         fanout = Some(figures);
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average at end {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!("load average at end {}", load_average());
     println!();
     println!("| figure | value |");
     println!("|---|---|");
@@ -854,9 +914,19 @@ async fn run(args: Args, open_files: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The 1, 5 and 15 minute load averages: the machine is shared, so say how busy it was.
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn summary_held(h: &HeldFigures) {
     println!("| sessions held ({} asked) | {} open |", h.asked, h.open_metric);
-    println!("| time to open {} sessions, {OPEN_CONCURRENCY} at a time | {:.2} s |", h.asked, h.open_time.as_secs_f64());
+    println!(
+        "| time to open {} sessions, {OPEN_CONCURRENCY} at a time | {:.2} s |",
+        h.asked,
+        h.open_time.as_secs_f64()
+    );
     let each = &h.open_each_ms;
     println!(
         "| one open (upgrade to hello) with {} opening, p50 / p99 / max | {:.2} ms / {:.2} ms / {:.2} ms |",
