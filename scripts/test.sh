@@ -15,5 +15,10 @@ cargo fmt --all -- --check
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
+# The tests run the real binaries; point them at the ones just built instead of having
+# each test program ask cargo again.
+export FRONTDESK_SERVER_BIN="$CARGO_TARGET_DIR/debug/frontdesk-server"
+export FRONTDESK_AGENT_BIN="$CARGO_TARGET_DIR/debug/frontdesk-agent"
+
 step "tests (with a real keychain)"
 with_keychain cargo test --locked --workspace -- --color never

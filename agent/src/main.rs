@@ -228,6 +228,9 @@ async fn read_scans(desk: Arc<Desk>, out: Output) {
             Ok(Line::CheckIn(who, override_reason)) => desk.check_in(who, override_reason).map(|_| ()),
             Ok(Line::CheckOut(who)) => desk.check_out(who).map(|_| ()),
             Ok(Line::RetryNow) => {
+                if desk.status().state == ConnectionState::SignedOut {
+                    sign_in_from_environment(&desk, &out).await;
+                }
                 desk.retry_now();
                 Ok(())
             }

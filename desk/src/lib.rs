@@ -249,5 +249,6 @@ impl Desk {
         if let Some(task) = task {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
+        self.shared.set_status(Status::new(ConnectionState::Offline, "This desk is stopped. Scans waiting here are kept."));
     }
 }

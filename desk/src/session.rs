@@ -129,6 +129,14 @@ pub async fn connect(shared: &Shared, access: Access) -> Result<Link, Failure> {
     Ok(Link { socket, hello, access })
 }
 
+/// Whether the wall clock ran ahead of the monotonic clock between two readings: the
+/// monotonic clock stops while the machine sleeps, the wall clock does not.
+pub fn clock_jumped(before: (SystemTime, Instant), after: (SystemTime, Instant)) -> bool {
+    let wall = after.0.duration_since(before.0).unwrap_or_default();
+    let mono = after.1.duration_since(before.1);
+    wall > mono + CLOCK_JUMP
+}
+
 fn closed(frame: Option<CloseFrame>) -> Failure {
     match frame {
         Some(f) => Failure::Closed { code: u16::from(f.code), reason: CloseReason::parse(&f.reason) },
@@ -250,13 +258,12 @@ impl Session<'_> {
         }
     }
 
-    /// True when the wall clock ran ahead of the monotonic clock since the last tick.
+    /// True when the machine slept since the last tick.
     fn slept(&mut self) -> bool {
-        let (wall, mono) = (SystemTime::now(), Instant::now());
-        let wall_elapsed = wall.duration_since(self.clocks.0).unwrap_or_default();
-        let mono_elapsed = mono.duration_since(self.clocks.1);
-        self.clocks = (wall, mono);
-        wall_elapsed > mono_elapsed + CLOCK_JUMP
+        let now = (SystemTime::now(), Instant::now());
+        let jumped = clock_jumped(self.clocks, now);
+        self.clocks = now;
+        jumped
     }
 
     async fn send(&mut self, frame: &ClientFrame) -> Result<(), Failure> {
@@ -351,5 +358,21 @@ impl Session<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_shows_as_wall_time_without_monotonic_time() {
+        let (wall, mono) = (SystemTime::now(), Instant::now());
+        let later = |w: u64, m: u64| (wall + Duration::from_secs(w), mono + Duration::from_secs(m));
+        assert!(!clock_jumped((wall, mono), later(1, 1)), "normal time");
+        assert!(!clock_jumped((wall, mono), later(3, 0)), "small drift or NTP step");
+        assert!(clock_jumped((wall, mono), later(600, 1)), "ten minutes asleep");
+        // The wall clock set back (NTP, timezone mistakes) is not a sleep.
+        assert!(!clock_jumped((wall + Duration::from_secs(600), mono), later(0, 1)));
     }
 }

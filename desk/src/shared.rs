@@ -179,3 +179,64 @@ impl Shared {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{Secret, SecretStore};
+    use frontdesk_protocol::{Event, EventKind};
+
+    struct NoSecrets;
+    impl SecretStore for NoSecrets {
+        fn store(&self, _: &Secret) -> crate::Result<()> {
+            Ok(())
+        }
+        fn load(&self) -> crate::Result<Option<Secret>> {
+            Ok(None)
+        }
+        fn delete(&self) -> crate::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn event(seq: i64) -> Event {
+        Event {
+            seq,
+            kind: EventKind::MemberCheckedIn,
+            at: chrono::Utc::now(),
+            location_id: "demo".into(),
+            check_in: None,
+            stats: None,
+            auto: false,
+            override_: false,
+        }
+    }
+
+    #[test]
+    fn events_are_taken_once_in_order_and_a_gap_asks_for_a_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = Api::new("http://127.0.0.1:9").unwrap();
+        let tokens = Tokens::new(api.clone(), std::sync::Arc::new(NoSecrets));
+        let config = DeskConfig {
+            server: "http://127.0.0.1:9".into(),
+            location_id: "demo".into(),
+            desk_id: "d".into(),
+            data_dir: dir.path().into(),
+            device_name: "t".into(),
+        };
+        let shared = Shared::new(config, api, tokens, Outbox::open(dir.path()).unwrap());
+        let mut events = shared.subscribe();
+        shared.follow_from(0).unwrap();
+        assert!(shared.take_event(event(1)).unwrap().is_ok());
+        assert!(shared.take_event(event(1)).unwrap().is_ok(), "a duplicate is dropped quietly");
+        assert!(shared.take_event(event(2)).unwrap().is_ok());
+        assert!(shared.take_event(event(4)).unwrap().is_err(), "3 is missing");
+        assert_eq!(shared.outbox.last_seq().unwrap(), 2, "the gap did not move the resume point");
+        let mut seen = Vec::new();
+        while let Ok(DeskEvent::Event { event }) = events.try_recv() {
+            seen.push(event.seq);
+        }
+        assert_eq!(seen, [1, 2]);
+        assert_eq!(shared.resume_point().unwrap(), Some(2));
+    }
+}

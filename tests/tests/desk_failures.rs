@@ -322,6 +322,34 @@ async fn drain_timeout_exits_3_with_entries_waiting() {
     assert_eq!(agent::status(&desk.data_dir).await["pending"], 1);
 }
 
+#[tokio::test]
+async fn a_disabled_user_signs_the_desk_out_and_the_outbox_waits_for_the_next_sign_in() {
+    let site = Site::start(ServerOptions::default()).await;
+    let mut desk = site.desk("front-1").await;
+    let manager = site.server.manager().await;
+    let user_id = site.server.front_desk().await.user.id;
+
+    let (status, _) = site.server.post(&manager.access_token, &format!("/users/{user_id}/disable"), &serde_json::json!({}), None).await;
+    assert_eq!(status, 204);
+    desk.next_state("signed_out").await;
+    desk.send_line("D0001").await;
+    let queued = desk.next_matching("queued", |v| v["kind"] == "queued").await;
+    assert_eq!(agent::status(&desk.data_dir).await["pending"], 1, "signed out, the scan is still kept");
+
+    let (status, _) = site.server.post(&manager.access_token, &format!("/users/{user_id}/enable"), &serde_json::json!({}), None).await;
+    assert_eq!(status, 204);
+    // "Retry now" at a signed-out turnstile signs in again with its configured account.
+    desk.send_line(r#"{"retry_now":true}"#).await;
+    desk.next_state("live").await;
+    let ack = desk.next_matching("ack", |v| v["kind"] == "ack").await;
+    assert_eq!((ack["op_id"].clone(), ack["status"].as_str()), (queued["op_id"].clone(), Some("accepted")));
+    let visits = site.server.all_visits(&site.token().await).await;
+    assert_eq!(visits.len(), 1);
+    assert_eq!(visits[0]["scanned_by"], user_id.as_str(), "the scan keeps who made it");
+    assert_outbox_empty(&desk, 1).await;
+    eprintln!("DEBUG {:#?}", desk.seen);
+}
+
 /// Reads the desk's refresh token from the keychain the way any Secret Service client can.
 async fn keychain_refresh_token(server: &str, desk_id: &str) -> String {
     let out = tokio::process::Command::new("secret-tool")

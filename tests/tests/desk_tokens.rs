@@ -1,0 +1,54 @@
+//! Tokens through the desk library, against the real server and the real keychain.
+//! Refresh tokens rotate on every use and a reused one revokes its whole family, so the
+//! desk must never run two refreshes at once: every caller joins the one in flight.
+
+use std::sync::Arc;
+
+use frontdesk_desk::api::Api;
+use frontdesk_desk::tokens::Tokens;
+use frontdesk_desk::{Keychain, SecretStore};
+use frontdesk_tests::*;
+
+#[tokio::test]
+async fn concurrent_refreshes_share_one_and_keep_the_sign_in() {
+    agent::require_keychain();
+    let server = Server::start().await;
+    let api = Api::new(&server.base()).unwrap();
+    let keychain = Arc::new(Keychain::for_desk(&server.base(), "tokens-test"));
+    let tokens = Arc::new(Tokens::new(api.clone(), keychain.clone()));
+    tokens.sign_in("frontdesk", "frontdesk-demo", "test desk").await.unwrap();
+    let first = tokens.access().await.ok().expect("a token after sign-in");
+    let stored = keychain.load().unwrap().expect("refresh token kept in the keychain");
+
+    // The WebSocket, the HTTP fallback's sender and poller and the UI all find the
+    // token refused at the same moment, and all ask for a refresh.
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let tokens = tokens.clone();
+            let seen = first.generation;
+            tokio::spawn(async move { tokens.refresh(seen).await })
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for r in racers {
+        fresh.push(r.await.unwrap().ok().expect("every caller gets a token"));
+    }
+    assert!(fresh.iter().all(|a| a.generation == first.generation + 1), "one refresh, shared by all");
+    assert!(fresh.iter().all(|a| a.token == fresh[0].token));
+    assert_ne!(fresh[0].token, first.token);
+    let rotated = keychain.load().unwrap().expect("the rotated refresh token is kept");
+    assert_ne!(rotated, stored, "the keychain holds the new refresh token");
+
+    // The family is intact: the next refresh works, and the server saw exactly two.
+    tokens.refresh(fresh[0].generation).await.ok().expect("the sign-in survived the race");
+    let metrics = server.metrics().await;
+    assert_eq!(metric_sum(&metrics, "frontdesk_http_requests_total", &["route=\"/api/v1/auth/refresh\""]), 2.0);
+
+    // What single-flight prevents: presenting a spent refresh token ends the sign-in.
+    let (status, body) = server.post("", "/auth/refresh", &serde_json::json!({"refresh_token": stored.expose()}), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_refresh_token")));
+    tokens.expire().await;
+    assert!(tokens.access().await.is_err(), "reuse revoked the family, as the server promises");
+    assert!(keychain.load().unwrap().is_none(), "an ended sign-in is forgotten");
+    keychain.delete().unwrap();
+}
