@@ -7,7 +7,7 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
 # Debian packages the build and the tests need: a C compiler (SQLite and ring are
 # compiled in), libdbus for the keychain (Secret Service) and, for the tests, a real
 # session bus and gnome-keyring to hold the desk's refresh token.
-SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring libsecret-tools)
+SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring libsecret-tools mingw-w64)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -20,6 +20,12 @@ ensure_toolchain() {
     step "installing rustfmt"
     rustup component add rustfmt
   fi
+}
+
+# Most front desks run Windows: the desk library and agent must keep cross-building.
+WINDOWS_TARGET=x86_64-pc-windows-gnu
+ensure_windows_target() {
+  rustup target list --installed | grep -qx "$WINDOWS_TARGET" || rustup target add "$WINDOWS_TARGET"
 }
 
 ensure_system_packages() {

@@ -15,6 +15,10 @@ cargo fmt --all -- --check
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
+step "cross-build the desk library and agent for Windows"
+ensure_windows_target
+cargo build --locked --target "$WINDOWS_TARGET" -p frontdesk-desk -p frontdesk-agent
+
 # The tests run the real binaries; point them at the ones just built instead of having
 # each test program ask cargo again.
 export FRONTDESK_SERVER_BIN="$CARGO_TARGET_DIR/debug/frontdesk-server"

@@ -53,8 +53,6 @@ pub fn network_failure(err: &reqwest::Error) -> Failure {
         Failure::Dns
     } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
         Failure::Tls(chain)
-    } else if err.is_connect() && (chain.contains("refused") || chain.contains("Connection refused")) {
-        Failure::ConnectionRefused
     } else if err.is_connect() {
         Failure::ConnectionRefused
     } else {

@@ -20,7 +20,7 @@ const POLL_WAIT: Duration = Duration::from_secs(25);
 
 pub enum FallbackEnd {
     /// The WebSocket works again.
-    WebSocket(Link),
+    WebSocket(Box<Link>),
     SignedOut(String),
     Shutdown,
     /// HTTP fails too: the server is out of reach.
@@ -56,7 +56,7 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
             end = &mut poller => return end,
             _ = shared.retry_now.notified() => attempt = ws_attempt(shared, Duration::ZERO),
             result = &mut attempt => match result {
-                Ok(link) => return FallbackEnd::WebSocket(link),
+                Ok(link) => return FallbackEnd::WebSocket(Box::new(link)),
                 Err(failure) => {
                     tracing::debug!(?failure, "WebSocket still unavailable");
                     attempt_no += 1;

@@ -88,6 +88,7 @@ impl Desk {
         let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
         if task.is_none() {
             *task = Some(tokio::spawn(supervisor::run(self.shared.clone())));
+            tokio::spawn(roster::periodic(self.shared.clone()));
         }
     }
 
@@ -249,6 +250,7 @@ impl Desk {
         if let Some(task) = task {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
-        self.shared.set_status(Status::new(ConnectionState::Offline, "This desk is stopped. Scans waiting here are kept."));
+        self.shared
+            .set_status(Status::new(ConnectionState::Offline, "This desk is stopped. Scans waiting here are kept."));
     }
 }

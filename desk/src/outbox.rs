@@ -108,10 +108,10 @@ pub struct Outbox {
 
 const ENTRY_COLUMNS: &str = "id, op_id, command, card, scanned_by, provisional, created_at, state, ack";
 
-fn entry_from_row(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>)>
-{
+/// An outbox row as stored, before decoding.
+type RawEntry = (i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>);
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -124,8 +124,6 @@ fn entry_from_row(
         row.get(8)?,
     ))
 }
-
-type RawEntry = (i64, String, String, Option<String>, Option<String>, Option<String>, i64, String, Option<String>);
 
 fn decode(raw: RawEntry) -> Result<Entry> {
     let (id, op_id, command, card, scanned_by, provisional, created_at, state, ack) = raw;

@@ -2,22 +2,41 @@
 //! page by page from the stored cursor. Runs after each connect, at most one at a time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::shared::Shared;
+use crate::state::ConnectionState;
 
-static RUNNING: AtomicBool = AtomicBool::new(false);
+/// How often a connected desk brings its roster up to date.
+const PERIOD: Duration = Duration::from_secs(600);
 
 pub fn spawn_sync(shared: Arc<Shared>) {
-    if RUNNING.swap(true, Ordering::SeqCst) {
+    if shared.roster_syncing.swap(true, Ordering::SeqCst) {
         return;
     }
     tokio::spawn(async move {
         if let Err(problem) = sync(&shared).await {
             tracing::info!(%problem, "roster sync did not finish; it resumes at the next connect");
         }
-        RUNNING.store(false, Ordering::SeqCst);
+        shared.roster_syncing.store(false, Ordering::SeqCst);
     });
+}
+
+/// Syncs every [`PERIOD`] while the desk is connected, so new members and renewals reach
+/// a desk that stays connected for days.
+pub async fn periodic(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if matches!(shared.state(), ConnectionState::Live | ConnectionState::HttpFallback) {
+            spawn_sync(shared.clone());
+        }
+    }
 }
 
 /// Fetches every change since the stored cursor.

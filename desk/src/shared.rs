@@ -76,6 +76,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Round trip of the last ping on the live session, in ms (-1: none yet).
     pub rtt_ms: std::sync::atomic::AtomicI64,
+    /// A roster sync is running (one at a time per desk).
+    pub roster_syncing: std::sync::atomic::AtomicBool,
 }
 
 /// The event stream is out of step: the transport must resume from the last seq.
@@ -96,6 +98,7 @@ impl Shared {
             signed_in: Notify::new(),
             shutdown: CancellationToken::new(),
             rtt_ms: std::sync::atomic::AtomicI64::new(-1),
+            roster_syncing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -76,7 +76,7 @@ impl Supervisor {
                     }
                 }
                 Next::Fallback => match fallback::run(&self.shared).await {
-                    FallbackEnd::WebSocket(link) => self.pending_link = Some(link),
+                    FallbackEnd::WebSocket(link) => self.pending_link = Some(*link),
                     FallbackEnd::Shutdown => return,
                     FallbackEnd::SignedOut(message) => {
                         self.shared.set_status(Status::new(ConnectionState::SignedOut, message));

@@ -7,7 +7,7 @@ use frontdesk_protocol::ws::{Ack, AckStatus, Command};
 
 use crate::auth::Actor;
 use crate::metrics::AckLabels;
-use crate::state::AppState;
+use crate::state::Shared;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,7 @@ pub fn validate(command: &Command) -> Result<(), String> {
 
 /// Applies a command and returns its ack (with `duplicate` set for a repeated op_id).
 pub async fn apply(
-    state: &AppState,
+    state: &Shared,
     mut command: Command,
     actor: &Actor,
     transport: Transport,
@@ -85,14 +85,26 @@ pub async fn apply(
                 Command::CheckIn(c) => c.occurred_at = c.occurred_at.min(now),
                 Command::CheckOut(c) => c.occurred_at = c.occurred_at.min(now),
             }
-            let applied = tokio::time::timeout(state.settings.command_timeout, state.store.apply(&command, actor, now))
+            // The write runs in its own task: if the caller stops waiting (timeout), the
+            // command still finishes and its event is still published, so no desk waits
+            // for an event that was committed but never broadcast.
+            let task = {
+                let state = state.clone();
+                let actor = actor.clone();
+                tokio::spawn(async move {
+                    let applied = state.store.apply(&command, &actor, now).await?;
+                    if let Some(event) = &applied.event {
+                        state.hub.publish(event);
+                        state.metrics.events_published.inc();
+                    }
+                    Ok::<_, StoreError>(applied)
+                })
+            };
+            let applied = tokio::time::timeout(state.settings.command_timeout, task)
                 .await
                 .map_err(|_| ApplyError::Timeout)?
+                .map_err(|_| ApplyError::Store(StoreError::Corrupt("the command task failed".into())))?
                 .map_err(ApplyError::Store)?;
-            if let Some(event) = &applied.event {
-                state.hub.publish(event);
-                state.metrics.events_published.inc();
-            }
             applied.ack
         }
     };

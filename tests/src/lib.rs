@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -86,6 +86,8 @@ impl ServerOptions {
 
 pub struct Server {
     child: Option<Child>,
+    /// Standard output after the `listening` line (must stay empty), and its reader.
+    stdout: Option<(Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>)>,
     pub addr: String,
     pub data_dir: PathBuf,
     _tempdir: Option<tempfile::TempDir>,
@@ -107,8 +109,16 @@ impl Server {
                 (Some(t), p)
             }
         };
-        let (child, addr) = launch(&data_dir, &options).await.expect("server starts");
-        Self { child: Some(child), addr, data_dir, _tempdir: tempdir, options, http: http_client() }
+        let launched = launch(&data_dir, &options).await.expect("server starts");
+        Self {
+            child: Some(launched.child),
+            stdout: Some((launched.extra_stdout, launched.stdout_reader)),
+            addr: launched.addr,
+            data_dir,
+            _tempdir: tempdir,
+            options,
+            http: http_client(),
+        }
     }
 
     pub fn base(&self) -> String {
@@ -138,9 +148,16 @@ impl Server {
         kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM).expect("send SIGTERM");
     }
 
+    /// Waits for the process to end, and checks it printed nothing after its one line.
     pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server running");
-        tokio::time::timeout(PATIENCE, child.wait()).await.expect("server exits in time").expect("wait")
+        let status = tokio::time::timeout(PATIENCE, child.wait()).await.expect("server exits in time").expect("wait");
+        if let Some((extra, reader)) = self.stdout.take() {
+            let _ = tokio::time::timeout(PATIENCE, reader).await;
+            let extra = extra.lock().unwrap();
+            assert!(extra.is_empty(), "the server printed more than its one stdout line: {extra:?}");
+        }
+        status
     }
 
     /// SIGKILL: a crash.
@@ -153,9 +170,10 @@ impl Server {
     /// Starts again on the same data dir (after `kill` or `wait_exit`), on a new port.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let (child, addr) = launch(&self.data_dir, &self.options).await.expect("server restarts");
-        self.child = Some(child);
-        self.addr = addr;
+        let launched = launch(&self.data_dir, &self.options).await.expect("server restarts");
+        self.child = Some(launched.child);
+        self.stdout = Some((launched.extra_stdout, launched.stdout_reader));
+        self.addr = launched.addr;
     }
 
     pub async fn login(&self, username: &str, password: &str) -> TokenPair {
@@ -236,7 +254,14 @@ impl Drop for Server {
     }
 }
 
-async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<(Child, String)> {
+struct Launched {
+    child: Child,
+    addr: String,
+    extra_stdout: Arc<Mutex<Vec<String>>>,
+    stdout_reader: tokio::task::JoinHandle<()>,
+}
+
+async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<Launched> {
     let mut cmd = Command::new(server_binary());
     cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     if !options.no_demo {
@@ -260,13 +285,16 @@ async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<(Chi
         .ok_or_else(|| anyhow!("server exited before listening; see {}", data_dir.join("server.log").display()))?;
     let v: Value = serde_json::from_str(&line).with_context(|| format!("stdout line {line:?}"))?;
     let addr = v["listening"].as_str().ok_or_else(|| anyhow!("no address in {line}"))?.to_owned();
-    // Keep draining stdout so a chatty server never blocks (it must not print more).
-    tokio::spawn(async move {
-        while let Ok(Some(extra)) = lines.next_line().await {
-            panic!("server printed a second stdout line: {extra}");
+    // Keep draining stdout so a chatty server never blocks; SERVER.md allows one line
+    // only, which `Server::wait_exit` checks.
+    let extra = Arc::new(Mutex::new(Vec::new()));
+    let sink = extra.clone();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push(line);
         }
     });
-    Ok((child, addr))
+    Ok(Launched { child, addr, extra_stdout: extra, stdout_reader: reader })
 }
 
 /// What a WebSocket read produced.
@@ -333,10 +361,12 @@ impl Ws {
         Ok(ws)
     }
 
-    /// Next text frame, close or end. Pings are answered by tungstenite while reading.
+    /// Next text frame, close or end. Pings are answered by tungstenite while reading,
+    /// and do not extend the wait.
     pub async fn next(&mut self) -> Frame {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let msg = match tokio::time::timeout(PATIENCE, self.stream.next()).await {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => panic!("no frame from the server within {PATIENCE:?}"),
                 Ok(None) => return Frame::Ended("stream ended".into()),
                 Ok(Some(Err(e))) => return Frame::Ended(e.to_string()),

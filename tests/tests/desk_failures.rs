@@ -329,14 +329,20 @@ async fn a_disabled_user_signs_the_desk_out_and_the_outbox_waits_for_the_next_si
     let manager = site.server.manager().await;
     let user_id = site.server.front_desk().await.user.id;
 
-    let (status, _) = site.server.post(&manager.access_token, &format!("/users/{user_id}/disable"), &serde_json::json!({}), None).await;
+    let (status, _) = site
+        .server
+        .post(&manager.access_token, &format!("/users/{user_id}/disable"), &serde_json::json!({}), None)
+        .await;
     assert_eq!(status, 204);
     desk.next_state("signed_out").await;
     desk.send_line("D0001").await;
     let queued = desk.next_matching("queued", |v| v["kind"] == "queued").await;
     assert_eq!(agent::status(&desk.data_dir).await["pending"], 1, "signed out, the scan is still kept");
 
-    let (status, _) = site.server.post(&manager.access_token, &format!("/users/{user_id}/enable"), &serde_json::json!({}), None).await;
+    let (status, _) = site
+        .server
+        .post(&manager.access_token, &format!("/users/{user_id}/enable"), &serde_json::json!({}), None)
+        .await;
     assert_eq!(status, 204);
     // "Retry now" at a signed-out turnstile signs in again with its configured account.
     desk.send_line(r#"{"retry_now":true}"#).await;

@@ -17,7 +17,7 @@ async fn concurrent_refreshes_share_one_and_keep_the_sign_in() {
     let keychain = Arc::new(Keychain::for_desk(&server.base(), "tokens-test"));
     let tokens = Arc::new(Tokens::new(api.clone(), keychain.clone()));
     tokens.sign_in("frontdesk", "frontdesk-demo", "test desk").await.unwrap();
-    let first = tokens.access().await.ok().expect("a token after sign-in");
+    let first = tokens.access().await.expect("a token after sign-in");
     let stored = keychain.load().unwrap().expect("refresh token kept in the keychain");
 
     // The WebSocket, the HTTP fallback's sender and poller and the UI all find the
@@ -31,7 +31,7 @@ async fn concurrent_refreshes_share_one_and_keep_the_sign_in() {
         .collect();
     let mut fresh = Vec::new();
     for r in racers {
-        fresh.push(r.await.unwrap().ok().expect("every caller gets a token"));
+        fresh.push(r.await.unwrap().expect("every caller gets a token"));
     }
     assert!(fresh.iter().all(|a| a.generation == first.generation + 1), "one refresh, shared by all");
     assert!(fresh.iter().all(|a| a.token == fresh[0].token));
@@ -40,12 +40,13 @@ async fn concurrent_refreshes_share_one_and_keep_the_sign_in() {
     assert_ne!(rotated, stored, "the keychain holds the new refresh token");
 
     // The family is intact: the next refresh works, and the server saw exactly two.
-    tokens.refresh(fresh[0].generation).await.ok().expect("the sign-in survived the race");
+    tokens.refresh(fresh[0].generation).await.expect("the sign-in survived the race");
     let metrics = server.metrics().await;
     assert_eq!(metric_sum(&metrics, "frontdesk_http_requests_total", &["route=\"/api/v1/auth/refresh\""]), 2.0);
 
     // What single-flight prevents: presenting a spent refresh token ends the sign-in.
-    let (status, body) = server.post("", "/auth/refresh", &serde_json::json!({"refresh_token": stored.expose()}), None).await;
+    let (status, body) =
+        server.post("", "/auth/refresh", &serde_json::json!({"refresh_token": stored.expose()}), None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("invalid_refresh_token")));
     tokens.expire().await;
     assert!(tokens.access().await.is_err(), "reuse revoked the family, as the server promises");

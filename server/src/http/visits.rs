@@ -168,12 +168,21 @@ pub async fn review(
     let visit = state.store.visit(&id).await?.ok_or_else(|| ApiError::not_found("There is no visit with this id."))?;
     auth.location(&visit.location_id)?;
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    match state.store.review(&id, body.decision, note, &auth.0, Utc::now()).await? {
-        ReviewOutcome::Done { visit, event } => {
-            state.hub.publish(&event);
-            state.metrics.events_published.inc();
-            Ok(super::ok(serde_json::json!({ "check_in": visit })))
-        }
+    // In its own task, so a client hanging up cannot stop the event of a committed
+    // decision from being broadcast.
+    let task = {
+        let (state, actor, note) = (state.clone(), auth.0.clone(), note.map(str::to_owned));
+        tokio::spawn(async move {
+            let outcome = state.store.review(&id, body.decision, note.as_deref(), &actor, Utc::now()).await?;
+            if let ReviewOutcome::Done { event, .. } = &outcome {
+                state.hub.publish(event);
+                state.metrics.events_published.inc();
+            }
+            Ok::<_, crate::store::StoreError>(outcome)
+        })
+    };
+    match task.await.map_err(|_| ApiError::internal())?? {
+        ReviewOutcome::Done { visit, .. } => Ok(super::ok(serde_json::json!({ "check_in": visit }))),
         ReviewOutcome::NotFound => Err(ApiError::not_found("There is no visit with this id.")),
         ReviewOutcome::NotPending => {
             Err(ApiError::conflict("This visit does not need a review, or was already decided."))

@@ -120,10 +120,20 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
     let ctx = SessionContext { actor, token_expires_at: claims.session_deadline(), location_id, after_seq };
     let state = state.clone();
     let max = state.settings.max_frame_bytes;
-    // tungstenite's own limit sits above ours so that an oversized frame reaches the
-    // session and is answered with 1009 rather than a dropped connection.
-    Ok(ws.protocols([SUBPROTOCOL_V1]).max_message_size(max * 4).max_frame_size(max * 4).on_upgrade(move |socket| {
-        let tracker = state.sessions.clone();
-        tracker.track_future(session::run(socket, state, ctx))
-    }))
+    // tungstenite's own limit sits well above ours, so an oversized frame is read whole
+    // and answered with a clean 1009 close. Above this ceiling tungstenite stops reading
+    // and the connection may end with a reset instead (the session still counts a 1009).
+    let ceiling = (max * 4).max(4 << 20);
+    Ok(ws
+        .protocols([SUBPROTOCOL_V1])
+        .max_message_size(ceiling)
+        .max_frame_size(ceiling)
+        // tungstenite's default 128 KiB read buffer is zero-filled per connection; desks
+        // send small frames, and the buffer grows when one is larger.
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .on_upgrade(move |socket| {
+            let tracker = state.sessions.clone();
+            tracker.track_future(session::run(socket, state, ctx))
+        }))
 }

@@ -1,4 +1,8 @@
 //! `frontdesk-bench`: load figures for the real `frontdesk-server` binary, over loopback.
+//! `frontdesk-bench server` measures the server alone (below); `frontdesk-bench desk`
+//! measures the desk client library and the agent against it (outbox replay, reconnect
+//! storm, idle agent memory; see `frontdesk-bench/desk.rs`). Run the desk figures through
+//! `scripts/bench.sh`, which provides the keychain the agent needs.
 //!
 //! It is not a test: it asserts nothing and prints figures with their units. Every phase
 //! starts its own server (demo data, SQLite in a temporary directory, 127.0.0.1 port 0)
@@ -25,9 +29,9 @@
 //!     [--rounds 50] [--window 16,1]
 //! ```
 //!
-//! The harness finds the server through `FRONTDESK_SERVER_BIN`; when it is not set, this
-//! command builds `frontdesk-server` next to itself (same profile) and runs itself again
-//! with the variable set. The soft open-files limit is raised to the hard limit first;
+//! The harness finds the server through `FRONTDESK_SERVER_BIN` (and the agent through
+//! `FRONTDESK_AGENT_BIN`); when one is not set, this command builds it next to itself
+//! (same profile) and runs itself again with the variable set. The soft open-files limit is raised to the hard limit first;
 //! the server inherits it.
 
 use std::collections::{HashMap, VecDeque};
@@ -58,19 +62,50 @@ const FANOUT_MEMBER: u32 = 151;
 /// File descriptors kept free for the server's database, listener and the like.
 const FD_MARGIN: u64 = 200;
 
+/// The figures for the desk client library (`frontdesk-bench desk`).
+#[path = "frontdesk-bench/desk.rs"]
+mod desk;
+
+/// What to measure.
+enum Bench {
+    Server(Args),
+    Desk(desk::DeskArgs),
+}
+
+const USAGE: &str = "usage: frontdesk-bench server [--sessions 1000,10000] [--desks 50] [--checkins 5000] \
+                     [--fanout 1000] [--rounds 50] [--window 16,1]\n       \
+                     frontdesk-bench desk [--outbox 10000] [--desks 200] [--idle 5]";
+
+fn parse(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Bench> {
+    match raw.next().as_deref() {
+        Some("server") => Ok(Bench::Server(Args::parse(raw)?)),
+        Some("desk") => Ok(Bench::Desk(desk::DeskArgs::parse(raw)?)),
+        _ => bail!("{USAGE}"),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
+    let bench = match parse(std::env::args().skip(1)) {
+        Ok(bench) => bench,
         Err(usage) => {
             eprintln!("{usage:#}");
             std::process::exit(2);
         }
     };
-    if std::env::var_os("FRONTDESK_SERVER_BIN").is_none() {
-        return rerun_with_server_binary();
+    // The desk figures also run the agent binary.
+    let needed: &[(&str, &str)] = match bench {
+        Bench::Server(_) => &[SERVER_BINARY],
+        Bench::Desk(_) => &[SERVER_BINARY, AGENT_BINARY],
+    };
+    if needed.iter().any(|(_, var)| std::env::var_os(var).is_none()) {
+        return rerun_with_binaries(needed);
     }
     let limit = raise_open_files_limit()?;
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(args, limit))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match bench {
+        Bench::Server(args) => runtime.block_on(run(args, limit)),
+        Bench::Desk(args) => runtime.block_on(desk::run(args)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -90,11 +125,8 @@ impl Args {
     const USAGE: &str = "usage: frontdesk-bench server [--sessions 1000,10000] [--desks 50] [--checkins 5000] \
                          [--fanout 1000] [--rounds 50] [--window 16,1]";
 
+    /// The options after `server`.
     fn parse(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Self> {
-        match raw.next().as_deref() {
-            Some("server") => {}
-            _ => bail!("{}", Self::USAGE),
-        }
         let mut args = Args {
             sessions: vec![1000, 10_000],
             desks: 50,
@@ -129,32 +161,39 @@ impl Args {
 // ---------------------------------------------------------------------------------------
 // Process setup
 
-/// The harness derives the server's path from a test executable's `deps/` folder, which
-/// a bin does not live in; so point it at the server built next to this binary, building
-/// it first under cargo, and run this command again with `FRONTDESK_SERVER_BIN` set.
-fn rerun_with_server_binary() -> anyhow::Result<()> {
+/// A workspace binary the bench runs, and the variable the harness finds it by.
+const SERVER_BINARY: (&str, &str) = ("frontdesk-server", "FRONTDESK_SERVER_BIN");
+const AGENT_BINARY: (&str, &str) = ("frontdesk-agent", "FRONTDESK_AGENT_BIN");
+
+/// The harness derives a binary's path from a test executable's `deps/` folder, which a
+/// bin does not live in; so point it at the binaries built next to this one (the server,
+/// and for `desk` also the agent), building them first under cargo, and run this command
+/// again with `FRONTDESK_SERVER_BIN` (and `FRONTDESK_AGENT_BIN`) set. A variable already
+/// set is kept.
+fn rerun_with_binaries(needed: &[(&str, &str)]) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locate this executable")?;
     let dir = exe.parent().context("executable directory")?.to_path_buf();
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let mut build = std::process::Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "frontdesk-server", "--bin", "frontdesk-server"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
+    let mut rerun = std::process::Command::new(&exe);
+    rerun.args(std::env::args_os().skip(1));
+    for &(name, var) in needed.iter().filter(|(_, var)| std::env::var_os(var).is_none()) {
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let mut build = std::process::Command::new(cargo);
+            build.args(["build", "--quiet", "-p", name, "--bin", name]);
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().with_context(|| format!("run cargo build for {name}"))?;
+            if !status.success() {
+                bail!("building {name} failed");
+            }
         }
-        let status = build.status().context("run cargo build for the server")?;
-        if !status.success() {
-            bail!("building frontdesk-server failed");
+        let binary: PathBuf = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        if !binary.exists() {
+            bail!("no {name} at {}; build it or set {var}", binary.display());
         }
+        rerun.env(var, &binary);
     }
-    let server: PathBuf = dir.join(format!("frontdesk-server{}", std::env::consts::EXE_SUFFIX));
-    if !server.exists() {
-        bail!("no server at {}; build it or set FRONTDESK_SERVER_BIN", server.display());
-    }
-    let status = std::process::Command::new(&exe)
-        .args(std::env::args_os().skip(1))
-        .env("FRONTDESK_SERVER_BIN", &server)
-        .status()
-        .context("run the bench again")?;
+    let status = rerun.status().context("run the bench again")?;
     std::process::exit(status.code().unwrap_or(1));
 }
 

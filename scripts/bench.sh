@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs `frontdesk-bench` (release) inside a private D-Bus session with gnome-keyring, as
+# scripts/test.sh does for the tests: the desk figures start the real agent, which keeps
+# its refresh token in the OS keychain. Arguments go to the bench, e.g.
+#   ./scripts/bench.sh desk
+#   ./scripts/bench.sh server --sessions 1000,10000 --desks 50 --checkins 5000 --fanout 1000
+# See docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_toolchain
+ensure_system_packages
+export CARGO_TARGET_DIR
+
+with_keychain cargo run --release --locked -p frontdesk-tests --bin frontdesk-bench -- "$@"
