@@ -123,6 +123,11 @@ async fn network_cut_in_the_middle_of_a_500_scan_burst() {
         l.send_line(r#"{"retry_now":true}"#).await;
     }
 
+    // Later in the burst, the links die with a reset (RST) instead.
+    scanner.acks(300).await;
+    site.proxy.reset();
+    scanner.next_matching("leaving live again", |v| v["kind"] == "state" && v["state"] != "live").await;
+
     scanner.acks(500).await;
     assert_all_accepted(&scanner, 500);
     assert_server_holds(&site, 250, true).await;
@@ -219,6 +224,7 @@ async fn access_token_expiring_mid_session_is_refreshed_without_dropping_the_ses
     let metrics = site.server.metrics().await;
     assert_eq!(metric_sum(&metrics, "frontdesk_ws_closes_total", &["code=\"4001\""]), 0.0);
     assert_server_holds(&site, scans, false).await;
+    assert_outbox_empty(&desk, scans as i64).await;
 
     // Neither token is in any log, file or output of the desk.
     let refresh = keychain_refresh_token(&site.proxy.url(), "front-1").await;
@@ -281,6 +287,7 @@ async fn a_blackholed_link_is_detected_and_replaced_within_two_heartbeats() {
     let ack = desk.next_matching("ack", |v| v["kind"] == "ack").await;
     assert_eq!(ack["status"], "accepted");
     assert_server_holds(&site, 1, false).await;
+    assert_outbox_empty(&desk, 1).await;
 }
 
 #[tokio::test]
