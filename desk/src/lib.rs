@@ -12,6 +12,7 @@
 pub mod api;
 pub mod backoff;
 pub mod classify;
+pub mod config;
 pub mod error;
 mod fallback;
 pub mod offline;

@@ -449,12 +449,34 @@ async fn server_trouble(server: &Server) -> String {
         .filter(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 0.0))
         .map(str::to_owned)
         .collect();
-    let log = std::fs::read_to_string(server.data_dir.join("server.log")).unwrap_or_default();
+    let log = strip_ansi(&std::fs::read_to_string(server.data_dir.join("server.log")).unwrap_or_default());
     let bad: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
     if !bad.is_empty() {
         found.push(format!("{} WARN/ERROR log lines, first: {}", bad.len(), bad[0]));
     }
     if found.is_empty() { "none".into() } else { found.join("; ") }
+}
+
+/// The server's log without terminal colour codes: tracing colours its level and field
+/// names even into a file (`\x1b[33m WARN\x1b[0m`), which hides " WARN " from a search.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, ending with a letter.
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{CpuMeter, CpuUse, PATIENCE, load_average, percentile, rss_kib, server_trouble, sorted};
+use super::{CpuMeter, CpuUse, PATIENCE, load_average, percentile, rss_kib, server_trouble, sorted, strip_ansi};
 
 const USERNAME: &str = "frontdesk";
 const PASSWORD: &str = "frontdesk-demo";
@@ -161,8 +161,8 @@ struct Timeline {
     acks: usize,
     duplicate_acks: usize,
     rejected: BTreeMap<String, usize>,
-    first_ack: Option<Instant>,
-    last_ack: Option<Instant>,
+    /// When each first ack arrived, in order.
+    ack_times: Vec<Instant>,
 }
 
 /// Records a desk's events until `stop` turns true (events already sent are taken first).
@@ -187,8 +187,7 @@ fn record(desk: &Desk, mut stop: watch::Receiver<bool>) -> JoinHandle<Timeline> 
                     if ack.status == AckStatus::Rejected {
                         *timeline.rejected.entry(format!("{:?}", ack.code)).or_default() += 1;
                     }
-                    timeline.first_ack.get_or_insert(at);
-                    timeline.last_ack = Some(at);
+                    timeline.ack_times.push(at);
                 }
                 Some(_) => {}
             }
@@ -236,6 +235,9 @@ struct ReplayFigures {
     offline_attempts: u32,
     to_live: Option<Duration>,
     to_first_ack: Option<Duration>,
+    /// Acks per second over each tenth of the acks, in order: does the rate hold up as
+    /// the server's visit history grows?
+    tenths: Vec<f64>,
     drained: Option<Duration>,
     counts: Counts,
     acks: usize,
@@ -328,7 +330,8 @@ async fn bench_replay(entries: usize) -> anyhow::Result<ReplayFigures> {
         queued,
         offline_attempts,
         to_live: timeline.states.iter().find(|(_, s)| is_live(s)).map(|(at, _)| *at - t0),
-        to_first_ack: timeline.first_ack.map(|at| at - t0),
+        to_first_ack: timeline.ack_times.first().map(|at| *at - t0),
+        tenths: tenths(&timeline.ack_times),
         drained,
         counts,
         acks: timeline.acks,
@@ -345,6 +348,20 @@ async fn bench_replay(entries: usize) -> anyhow::Result<ReplayFigures> {
     };
     desk.shutdown().await;
     Ok(figures)
+}
+
+/// The ack rate over each tenth of `times` (acks per second).
+fn tenths(times: &[Instant]) -> Vec<f64> {
+    let step = times.len() / 10;
+    if step < 2 {
+        return Vec::new();
+    }
+    (0..10)
+        .map(|i| {
+            let span = times[(i + 1) * step - 1] - times[i * step];
+            (step - 1) as f64 / span.as_secs_f64()
+        })
+        .collect()
 }
 
 fn print_replay(f: &ReplayFigures) {
@@ -365,6 +382,8 @@ fn print_replay(f: &ReplayFigures) {
         f.per_s(),
         f.counts
     );
+    let tenths = f.tenths.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+    println!("  acks/s over each tenth of the replay, first to last: {tenths}");
     println!(
         "  acks reported {} ({} with duplicate:true), rejected: {}; left live during the replay: {}; desk errors: {}",
         f.acks,
@@ -416,6 +435,7 @@ struct StormFigures {
     failures: BTreeMap<String, usize>,
     fallbacks: usize,
     errors: Vec<String>,
+    /// The server log since SIGTERM, summarised.
     old_log: String,
     new_sessions: f64,
     new_metrics: String,
@@ -487,7 +507,7 @@ async fn bench_storm(n: usize) -> anyhow::Result<StormFigures> {
     }
 
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let old_log = summarise_log(log.get(log_before..).unwrap_or_default());
+    let old_log = summarise_log(&strip_ansi(log.get(log_before..).unwrap_or_default()));
     let metrics = server.metrics().await;
     let new_metrics = metrics
         .lines()
@@ -574,7 +594,8 @@ fn analyse_storm(f: &mut StormFigures, timeline: &Timeline, t0: Instant, listeni
     *f.attempts.entry(attempts).or_default() += 1;
 }
 
-/// What the old server logged from SIGTERM to its exit: closes by code, warnings, errors.
+/// What the server log says since SIGTERM (the old server's drain and the new one's
+/// start, which appends to the same file): closes by code, warnings, errors.
 fn summarise_log(log: &str) -> String {
     let mut closes: BTreeMap<String, usize> = BTreeMap::new();
     let mut bad = Vec::new();
@@ -632,7 +653,7 @@ fn print_storm(f: &StormFigures) {
         f.fallbacks,
         if f.errors.is_empty() { "none".to_owned() } else { format!("{} (first: {})", f.errors.len(), f.errors[0]) }
     );
-    println!("  old server: {}", f.old_log);
+    println!("  server log since SIGTERM: {}", f.old_log);
     println!(
         "  new server: {} sessions open; {}; server trouble: {}",
         f.new_sessions,
