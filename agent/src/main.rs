@@ -106,7 +106,11 @@ fn init_logging(data_dir: &std::path::Path) -> anyhow::Result<tracing_appender::
     let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDESK_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr),
+        )
         .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file))
         .init();
     Ok(guard)

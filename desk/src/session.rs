@@ -81,6 +81,12 @@ fn failure_from(err: tungstenite::Error) -> Failure {
         },
         tungstenite::Error::Tls(e) => Failure::Tls(e.to_string()),
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => Failure::Dropped,
+        // The connection closed mid-handshake or without a close frame: a drop (a server
+        // restarting behind a load balancer looks like this), not a protocol breach.
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::HandshakeIncomplete
+            | tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => Failure::Dropped,
         tungstenite::Error::Protocol(p) => Failure::Protocol(p.to_string()),
         other => Failure::Protocol(other.to_string()),
     }

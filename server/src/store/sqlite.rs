@@ -413,12 +413,15 @@ impl SqliteStore {
         // Occupancy at the moment of the scan: for a live scan the visits open now (an
         // indexed count); for a queued one the visits that were open then.
         let occupancy_at: i64 = if cmd.queued {
+            // Visits begun more than the maximum stay before `t` were closed by then
+            // (automatic check-out), so only that window is scanned.
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM visits WHERE location_id = ? AND voided = 0 AND checked_in_at <= ? \
-                 AND (checked_out_at IS NULL OR checked_out_at > ?)",
+                 AND checked_in_at > ? AND (checked_out_at IS NULL OR checked_out_at > ?)",
             )
             .bind(&location.id)
             .bind(t)
+            .bind(t - location.max_stay_minutes * 60_000)
             .bind(t)
             .fetch_one(&mut *conn)
             .await?

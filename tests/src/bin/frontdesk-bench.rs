@@ -1035,3 +1035,15 @@ fn summary_fanout(f: &FanoutFigures) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_found_in_a_coloured_log() {
+        let line = "\x1b[2m2026-11-22T07:21:13.078057Z\x1b[0m \x1b[33m WARN\x1b[0m \x1b[2mfrontdesk_server\x1b[0m\x1b[2m:\x1b[0m some sessions did not close";
+        assert!(!line.contains(" WARN "), "the colour codes hide the level");
+        assert_eq!(strip_ansi(line), "2026-11-22T07:21:13.078057Z  WARN frontdesk_server: some sessions did not close");
+    }
+}

@@ -85,7 +85,7 @@ impl DeskArgs {
                 _ => bail!("unknown option {flag}\n{}", Self::USAGE),
             }
         }
-        if args.outbox % 2 != 0 {
+        if !args.outbox.is_multiple_of(2) {
             bail!("--outbox must be even: the entries are check-in / check-out pairs");
         }
         Ok(args)
