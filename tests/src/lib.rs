@@ -442,10 +442,10 @@ impl Ws {
     }
 }
 
-/// A check-in command as a desk would build it.
-pub fn check_in(card: &str) -> Value {
+/// A command of `kind` for a card, as a desk would build it: fresh op_id, now.
+fn command(kind: &str, card: &str) -> Value {
     json!({
-        "type": "check_in",
+        "type": kind,
         "op_id": Uuid::new_v4().to_string(),
         "location_id": LOCATION,
         "desk_id": "test-desk",
@@ -455,16 +455,12 @@ pub fn check_in(card: &str) -> Value {
     })
 }
 
+pub fn check_in(card: &str) -> Value {
+    command("check_in", card)
+}
+
 pub fn check_out(card: &str) -> Value {
-    json!({
-        "type": "check_out",
-        "op_id": Uuid::new_v4().to_string(),
-        "location_id": LOCATION,
-        "desk_id": "test-desk",
-        "member": {"card": card},
-        "occurred_at": Utc::now().to_rfc3339(),
-        "queued": false,
-    })
+    command("check_out", card)
 }
 
 pub fn card(n: u32) -> String {
