@@ -9,8 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_toolchain
-ensure_system_packages
-export CARGO_TARGET_DIR
+prepare
 
 with_keychain cargo run --release --locked -p frontdesk-tests --bin frontdesk-bench -- "$@"

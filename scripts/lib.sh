@@ -9,6 +9,14 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
 # session bus and gnome-keyring to hold the desk's refresh token.
 SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring libsecret-tools mingw-w64)
 
+# What every script needs before it builds: a toolchain, the system packages, and the
+# shared target dir exported for cargo.
+prepare() {
+  ensure_toolchain
+  ensure_system_packages
+  export CARGO_TARGET_DIR
+}
+
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 ensure_toolchain() {

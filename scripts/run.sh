@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_toolchain
-ensure_system_packages
-export CARGO_TARGET_DIR
+prepare
 
 step "build the server (release)"
 cargo build --locked --release -p frontdesk-server

@@ -62,8 +62,7 @@ async fn sweep_overdue_visits(state: Shared) {
         match state.store.close_overdue_visits(Utc::now()).await {
             Ok(events) => {
                 for event in &events {
-                    state.hub.publish(event);
-                    state.metrics.events_published.inc();
+                    state.publish(event);
                 }
                 if !events.is_empty() {
                     tracing::info!(count = events.len(), "closed visits past the maximum stay");

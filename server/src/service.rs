@@ -94,8 +94,7 @@ pub async fn apply(
                 tokio::spawn(async move {
                     let applied = state.store.apply(&command, &actor, now).await?;
                     if let Some(event) = &applied.event {
-                        state.hub.publish(event);
-                        state.metrics.events_published.inc();
+                        state.publish(event);
                     }
                     Ok::<_, StoreError>(applied)
                 })

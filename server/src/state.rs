@@ -46,4 +46,11 @@ impl AppState {
             settings,
         }
     }
+
+    /// Broadcasts a committed event to its location and counts it. Every writer (the
+    /// command path, review decisions, the overdue-visit sweeper) publishes through here.
+    pub fn publish(&self, event: &frontdesk_protocol::Event) {
+        self.hub.publish(event);
+        self.metrics.events_published.inc();
+    }
 }

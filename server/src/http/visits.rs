@@ -175,8 +175,7 @@ pub async fn review(
         tokio::spawn(async move {
             let outcome = state.store.review(&id, body.decision, note.as_deref(), &actor, Utc::now()).await?;
             if let ReviewOutcome::Done { event, .. } = &outcome {
-                state.hub.publish(event);
-                state.metrics.events_published.inc();
+                state.publish(event);
             }
             Ok::<_, crate::store::StoreError>(outcome)
         })
