@@ -5,15 +5,20 @@
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk/target}"
 
 # Debian packages the build and the tests need: a C compiler (SQLite and ring are
-# compiled in), libdbus for the keychain (Secret Service) and, for the tests, a real
-# session bus and gnome-keyring to hold the desk's refresh token.
-SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus gnome-keyring libsecret-tools mingw-w64)
+# compiled in), libdbus for the keychain (Secret Service); for the desktop app WebKitGTK
+# and its build libraries; for the tests a real session bus and gnome-keyring to hold
+# the desk's refresh token, Xvfb and WebKitWebDriver to drive the app, and mingw-w64
+# to keep the Windows build honest.
+SYSTEM_PACKAGES=(build-essential pkg-config libdbus-1-dev dbus dbus-x11 gnome-keyring libsecret-tools mingw-w64
+  libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+  xvfb xauth webkit2gtk-driver)
 
 # What every script needs before it builds: a toolchain, the system packages, and the
 # shared target dir exported for cargo.
 prepare() {
   ensure_toolchain
   ensure_system_packages
+  ensure_node
   export CARGO_TARGET_DIR
 }
 
@@ -66,4 +71,41 @@ with_keychain() {
   local status=$?
   rm -rf "$keyring_home"
   return $status
+}
+
+# The webview UI is built with the machine's Node.js and npm (Vite needs Node 20+).
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    step "installing Node.js and npm"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$major" -lt 20 ]; then
+    echo "Node.js $(node --version) is too old to build the UI; install Node.js 20 or newer, then run this again." >&2
+    exit 1
+  fi
+}
+
+# Installs the UI's packages exactly as locked (only when the lock changed) and builds
+# ui/dist, which the app binary embeds; the Rust build must come after this.
+build_ui() {
+  local stamp=ui/node_modules/.frontdesk-lock
+  if [ ! -f "$stamp" ] || ! cmp -s ui/package-lock.json "$stamp"; then
+    step "installing the UI's packages (npm ci)"
+    (cd ui && npm ci --no-audit --no-fund)
+    cp ui/package-lock.json "$stamp"
+  fi
+  step "building the UI (ui/dist)"
+  (cd ui && npm run --silent build)
+}
+
+# tauri-driver puts WebDriver in front of the app for the end-to-end tests.
+ensure_tauri_driver() {
+  if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ] && ! command -v tauri-driver >/dev/null 2>&1; then
+    step "installing tauri-driver"
+    cargo install --locked tauri-driver --version "^2"
+  fi
 }

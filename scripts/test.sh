@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing, builds,
-# then `cargo test` over the whole workspace. CI (.ci/run) calls exactly this.
+# then the UI's unit tests and `cargo test` over the whole workspace (which includes the
+# app's end-to-end tests through WebDriver). CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,17 +11,25 @@ prepare
 step "format check"
 cargo fmt --all -- --check
 
+build_ui
+step "UI unit tests (vitest)"
+(cd ui && npm test --silent)
+
 step "build (workspace, all targets)"
 cargo build --locked --workspace --all-targets
 
-step "cross-build the desk library and agent for Windows"
+step "cross-build the desk library, agent and app for Windows"
 ensure_windows_target
-cargo build --locked --target "$WINDOWS_TARGET" -p frontdesk-desk -p frontdesk-agent
+cargo build --locked --target "$WINDOWS_TARGET" -p frontdesk-desk -p frontdesk-agent -p frontdesk-app
+
+ensure_tauri_driver
 
 # The tests run the real binaries; point them at the ones just built instead of having
 # each test program ask cargo again.
 export FRONTDESK_SERVER_BIN="$CARGO_TARGET_DIR/debug/frontdesk-server"
 export FRONTDESK_AGENT_BIN="$CARGO_TARGET_DIR/debug/frontdesk-agent"
+export FRONTDESK_APP_BIN="$CARGO_TARGET_DIR/debug/frontdesk"
 
-step "tests (with a real keychain)"
-with_keychain cargo test --locked --workspace -- --color never
+# Screenshots of the app's end-to-end steps land in test-artifacts/.
+step "tests (real keychain, app on a virtual X display)"
+with_keychain xvfb-run -a -s "-screen 0 1400x900x24" cargo test --locked --workspace -- --color never

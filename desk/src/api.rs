@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
-use frontdesk_protocol::api::{ErrorBody, EventsPage, LoginRequest, MemberSyncPage, RefreshRequest, TokenPair};
-use frontdesk_protocol::ws::{Ack, Command};
-use frontdesk_protocol::{IDEMPOTENCY_KEY_HEADER, RejectionCode, Stats, Visit};
+use chrono::NaiveDate;
+use frontdesk_protocol::api::{
+    DeskPresence, ErrorBody, EventsPage, LoginRequest, MemberSyncPage, RefreshRequest, ReviewRequest, TokenPair,
+};
+use frontdesk_protocol::ws::{Ack, Command, PresenceReport};
+use frontdesk_protocol::{IDEMPOTENCY_KEY_HEADER, Member, RejectionCode, Stats, Visit};
 use reqwest::StatusCode;
 
 use crate::classify::Failure;
@@ -279,6 +282,54 @@ impl Api {
             return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
         }
         Err(Self::failure(response).await)
+    }
+
+    /// A signed-in GET whose 2xx body is JSON.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiFailure> {
+        let response = self.send(self.http.get(self.url(path)).bearer_auth(token.expose()).query(query)).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    /// Members by name, card code or phone (partial), as the server finds them.
+    pub async fn search_members(&self, token: &Secret, query: &str, limit: u32) -> Result<Vec<Member>, ApiFailure> {
+        self.get_json(token, "/members", &[("q", query), ("limit", &limit.to_string())]).await
+    }
+
+    /// The visits of one (UTC) day at a location.
+    pub async fn visits_on(&self, token: &Secret, location: &str, date: NaiveDate) -> Result<Vec<Visit>, ApiFailure> {
+        self.get_json(token, "/check-ins", &[("location", location), ("date", &date.to_string())]).await
+    }
+
+    /// Extension `presence`: the desks of a location (manager, admin).
+    pub async fn desks(&self, token: &Secret, location: &str) -> Result<Vec<DeskPresence>, ApiFailure> {
+        self.get_json(token, "/desks", &[("location", location)]).await
+    }
+
+    /// Extension `presence`: reports this desk while it works over HTTP. A v1 server
+    /// answers 404, which the caller ignores.
+    pub async fn report_presence(&self, token: &Secret, report: &PresenceReport) -> Result<(), ApiFailure> {
+        let response =
+            self.send(self.http.post(self.url("/desks/presence")).bearer_auth(token.expose()).json(report)).await?;
+        if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
+    }
+
+    /// A manager's decision on a visit flagged `needs_review`.
+    pub async fn review(&self, token: &Secret, check_in_id: &str, request: &ReviewRequest) -> Result<(), ApiFailure> {
+        let id: String = form_urlencoded::byte_serialize(check_in_id.as_bytes()).collect();
+        let response = self
+            .send(
+                self.http.post(self.url(&format!("/check-ins/{id}/review"))).bearer_auth(token.expose()).json(request),
+            )
+            .await?;
+        if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
     }
 
     /// Whether plain HTTP reaches a Frontdesk server (used to tell "WebSockets blocked"

@@ -105,6 +105,7 @@ async fn send_outbox(shared: &Shared) -> FallbackEnd {
             Err(e) => return FallbackEnd::Unreachable(Failure::Protocol(e.message)),
         };
         let Some(entry) = next else {
+            report_presence(shared).await;
             shared.wake.notified().await;
             continue;
         };
@@ -130,6 +131,7 @@ async fn send_outbox(shared: &Shared) -> FallbackEnd {
 /// Follows the location's events by long-polling.
 async fn poll_events(shared: &Shared) -> FallbackEnd {
     let mut attempt = 0u32;
+    let mut last_report = None;
     loop {
         let after = match shared.resume_point() {
             Ok(p) => p.unwrap_or(0),
@@ -139,6 +141,10 @@ async fn poll_events(shared: &Shared) -> FallbackEnd {
             Ok(a) => a,
             Err(e) => return token_end(e),
         };
+        if last_report.is_none_or(|t: std::time::Instant| t.elapsed() >= PRESENCE_EVERY) {
+            last_report = Some(std::time::Instant::now());
+            report_presence(shared).await;
+        }
         match shared.api.events(&access.token, &shared.config.location_id, after, POLL_WAIT).await {
             Ok(page) => {
                 attempt = 0;
@@ -167,5 +173,24 @@ async fn poll_events(shared: &Shared) -> FallbackEnd {
                 Err(end) => return end,
             },
         }
+    }
+}
+
+/// A desk in fallback reports itself this often (the server counts it online for 90 s).
+const PRESENCE_EVERY: Duration = Duration::from_secs(20);
+
+/// Extension `presence` over HTTP: tells the server this desk is here and how many
+/// entries wait, whenever the outbox empties (the poller also reports each round). A v1
+/// server answers 404; nothing depends on the answer.
+async fn report_presence(shared: &Shared) {
+    let Ok(counts) = shared.outbox.counts() else { return };
+    let Ok(access) = shared.tokens.access().await else { return };
+    let report = frontdesk_protocol::ws::PresenceReport {
+        location_id: shared.config.location_id.clone(),
+        desk_id: shared.config.desk_id.clone(),
+        queued: counts.pending.clamp(0, u32::MAX as i64) as u32,
+    };
+    if let Err(e) = shared.api.report_presence(&access.token, &report).await {
+        tracing::debug!(error = %e.describe(), "presence not reported");
     }
 }

@@ -161,8 +161,98 @@ impl Desk {
         (v >= 0).then_some(v)
     }
 
+    /// The desk's own verdict on a check-in, without committing anything: what the
+    /// cached roster says (PROTOCOL.md 4). The app asks before queueing offline, so a
+    /// member the cache turns away is queued only with an override.
+    pub fn judge_check_in(&self, who: &Who) -> Result<(Option<Member>, offline::Verdict)> {
+        let member = self.cached(who)?;
+        let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
+        Ok((member, verdict))
+    }
+
+    /// Runs a signed-in HTTP call; a refused access token is refreshed (single-flight,
+    /// shared with the transports) and the call made once more.
+    async fn signed_in<T, F, Fut>(&self, call: F) -> Result<T>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, api::ApiFailure>>,
+    {
+        let access = self.shared.tokens.access().await.map_err(token_error)?;
+        match call(access.token.clone()).await {
+            Err(api::ApiFailure::Unauthorized { .. }) => {
+                let fresh = self.shared.tokens.refresh(access.generation).await.map_err(token_error)?;
+                call(fresh.token).await.map_err(api_error)
+            }
+            other => other.map_err(api_error),
+        }
+    }
+
+    /// Members by name, card or phone: from the server, or from the cached roster when
+    /// the server cannot answer. The flag says which (`true`: the cache).
+    pub async fn search_members(&self, query: &str, limit: u32) -> Result<(Vec<Member>, bool)> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let api = &self.shared.api;
+        match self.signed_in(|token| async move { api.search_members(&token, query, limit).await }).await {
+            Ok(members) => Ok((members, false)),
+            Err(e) if e.temporary || e.code == "signed_out" => {
+                Ok((self.shared.outbox.roster_search(query, limit as usize)?, true))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The location's stats now.
+    pub async fn stats(&self) -> Result<frontdesk_protocol::Stats> {
+        let (api, location) = (&self.shared.api, self.shared.config.location_id.as_str());
+        self.signed_in(|token| async move { api.stats(&token, location).await }).await
+    }
+
+    /// Every visit of today (UTC, as the server counts days) at this location.
+    pub async fn visits_today(&self) -> Result<Vec<frontdesk_protocol::Visit>> {
+        let (api, location) = (&self.shared.api, self.shared.config.location_id.as_str());
+        let today = Utc::now().date_naive();
+        self.signed_in(|token| async move { api.visits_on(&token, location, today).await }).await
+    }
+
+    /// Extension `presence`: the location's desks, online or not, and what they queue.
+    pub async fn desks(&self) -> Result<Vec<frontdesk_protocol::api::DeskPresence>> {
+        let (api, location) = (&self.shared.api, self.shared.config.location_id.as_str());
+        self.signed_in(|token| async move { api.desks(&token, location).await }).await
+    }
+
+    /// A manager keeps or voids a visit flagged for review.
+    pub async fn review(
+        &self,
+        check_in_id: &str,
+        decision: frontdesk_protocol::ReviewDecision,
+        note: Option<String>,
+    ) -> Result<()> {
+        let api = &self.shared.api;
+        let request = frontdesk_protocol::api::ReviewRequest { decision, note };
+        let request = &request;
+        self.signed_in(|token| async move { api.review(&token, check_in_id, request).await }).await
+    }
+
     fn scanned_by(&self) -> Option<String> {
         self.shared.outbox.meta("user_id").ok().flatten()
+    }
+
+    /// One outbox entry, answered or not.
+    pub fn entry(&self, op_id: Uuid) -> Result<Option<Entry>> {
+        self.shared.outbox.entry(op_id)
+    }
+
+    /// How many members the offline cache holds.
+    pub fn roster_size(&self) -> Result<i64> {
+        self.shared.outbox.roster_size()
+    }
+
+    /// The member as the desk's cached roster knows them.
+    pub fn cached_member(&self, who: &Who) -> Result<Option<Member>> {
+        self.cached(who)
     }
 
     fn cached(&self, who: &Who) -> Result<Option<Member>> {
@@ -253,5 +343,32 @@ impl Desk {
         }
         self.shared
             .set_status(Status::new(ConnectionState::Offline, "This desk is stopped. Scans waiting here are kept."));
+    }
+}
+
+fn token_error(failure: tokens::TokenFailure) -> DeskError {
+    match failure {
+        tokens::TokenFailure::SignedOut(message) => DeskError::signed_out(message),
+        tokens::TokenFailure::Temporary(api) => api_error(api),
+        tokens::TokenFailure::Keychain(e) => e,
+    }
+}
+
+/// An HTTP failure as the app shows it: temporary when trying again later may work.
+fn api_error(failure: api::ApiFailure) -> DeskError {
+    use api::ApiFailure as F;
+    let message = failure.describe();
+    match failure {
+        F::Network(_) => DeskError::unreachable(message),
+        F::Busy { .. } => DeskError::new("server_busy", message, true),
+        F::Unauthorized { .. } => DeskError::signed_out("The sign-in has ended; sign in again."),
+        F::Forbidden { .. } => DeskError::new("forbidden", message, false),
+        F::ResyncRequired { .. } => DeskError::new("resync_required", message, true),
+        F::Unexpected { status: 404, .. } => DeskError::new(
+            "not_supported",
+            "The server does not offer this (it may run an older Frontdesk version).",
+            false,
+        ),
+        F::Unexpected { .. } => DeskError::new("server_error", message, false),
     }
 }

@@ -47,6 +47,7 @@ fn migrations() -> Migrations<'static> {
 
 /// The desk's own verdict on a scan, before the server's ack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Provisional {
     Accepted,
@@ -74,6 +75,7 @@ impl Provisional {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryState {
     Pending,
@@ -95,10 +97,14 @@ pub struct Entry {
     pub ack: Option<Ack>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Counts {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub pending: i64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub acked: i64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub rejected: i64,
 }
 
@@ -320,6 +326,29 @@ impl Outbox {
         let json: Option<String> =
             self.conn().query_row("SELECT member FROM roster WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Members of the cached roster whose name, phone or card contains `query`
+    /// (case-insensitive), for searching while the server cannot be reached.
+    pub fn roster_search(&self, query: &str, limit: usize) -> Result<Vec<Member>> {
+        let escaped = query.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT member FROM roster \
+             WHERE lower(json_extract(member, '$.name')) LIKE ?1 ESCAPE '\\' \
+                OR lower(coalesce(json_extract(member, '$.phone'), '')) LIKE ?1 ESCAPE '\\' \
+                OR lower(card) LIKE ?1 ESCAPE '\\' \
+             ORDER BY json_extract(member, '$.name') LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![pattern, limit as i64], |r| r.get::<_, String>(0))?;
+        let mut members = Vec::new();
+        for json in rows {
+            if let Ok(member) = serde_json::from_str(&json?) {
+                members.push(member);
+            }
+        }
+        Ok(members)
     }
 
     pub fn roster_size(&self) -> Result<i64> {

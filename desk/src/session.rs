@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-use frontdesk_protocol::ws::{Ack, ClientFrame, Hello, ResumeStatus, ServerFrame};
+use frontdesk_protocol::ws::{Ack, ClientFrame, EXTENSION_PRESENCE, Hello, PresenceReport, ResumeStatus, ServerFrame};
 use frontdesk_protocol::{ACK_TIMEOUT_MS, CloseReason, RejectionCode, SUBPROTOCOL_V1};
 
 use crate::classify::Failure;
@@ -32,6 +32,17 @@ pub const MAX_FRAME_BYTES: usize = 65_536;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A wall-clock jump beyond the monotonic clock larger than this means the machine slept.
 const CLOCK_JUMP: Duration = Duration::from_secs(5);
+
+/// How often at most a session reports its outbox count (extension `presence`).
+const PRESENCE_EVERY: Duration = Duration::from_secs(1);
+
+/// What this session last told the server of its outbox (extension `presence`).
+#[derive(Default)]
+struct Presence {
+    queued: Option<u32>,
+    sent_at: Option<Instant>,
+    dirty: bool,
+}
 
 /// An open session, hello received.
 pub struct Link {
@@ -166,6 +177,8 @@ struct Session<'a> {
     last_frame: Instant,
     /// Wall and monotonic clocks at the last tick, to notice sleep.
     clocks: (SystemTime, Instant),
+    /// `Some` when the server speaks the presence extension.
+    presence: Option<Presence>,
 }
 
 /// Runs a session until it ends. The caller has the link from [`connect`].
@@ -193,6 +206,7 @@ pub async fn run(shared: &Shared, link: Link) -> End {
         sent_through: 0,
         last_frame: Instant::now(),
         clocks: (SystemTime::now(), Instant::now()),
+        presence: hello.extensions.iter().any(|e| e == EXTENSION_PRESENCE).then(Presence::default),
     };
     shared
         .set_status(Status::new(ConnectionState::Live, "Connected. Scans are confirmed by the server as they happen."));
@@ -210,6 +224,9 @@ impl Session<'_> {
     async fn serve(&mut self) -> End {
         if let Err(end) = self.fill().await {
             return end;
+        }
+        if let Err(e) = self.report_presence(true).await {
+            return End::Failed(e);
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut ping = tokio::time::interval(self.heartbeat);
@@ -237,6 +254,7 @@ impl Session<'_> {
                     if let Err(end) = self.fill().await {
                         return end;
                     }
+                    self.presence_changed();
                 }
                 _ = tokio::time::sleep_until(silence_deadline) => return End::Failed(Failure::Silence),
                 _ = tick.tick() => {
@@ -247,6 +265,9 @@ impl Session<'_> {
                     }
                     if self.slept() {
                         return End::Failed(Failure::ClockJump);
+                    }
+                    if let Err(e) = self.report_presence(false).await {
+                        return End::Failed(e);
                     }
                 }
                 _ = ping.tick() => {
@@ -262,6 +283,35 @@ impl Session<'_> {
                 }
             }
         }
+    }
+
+    fn presence_changed(&mut self) {
+        if let Some(p) = &mut self.presence {
+            p.dirty = true;
+        }
+    }
+
+    /// Extension `presence`: tells the server how many entries wait here, when the
+    /// server speaks it. At most once a second (a replay of thousands of entries must
+    /// not count the outbox after every ack), and only when the number changed.
+    async fn report_presence(&mut self, now: bool) -> Result<(), Failure> {
+        let Some(p) = &mut self.presence else { return Ok(()) };
+        if !now && !(p.dirty && p.sent_at.is_none_or(|t| t.elapsed() >= PRESENCE_EVERY)) {
+            return Ok(());
+        }
+        p.dirty = false;
+        p.sent_at = Some(Instant::now());
+        let queued = self.shared.outbox.counts().map(|c| c.pending).unwrap_or(0).clamp(0, u32::MAX as i64) as u32;
+        if p.queued == Some(queued) {
+            return Ok(());
+        }
+        p.queued = Some(queued);
+        let report = PresenceReport {
+            location_id: self.shared.config.location_id.clone(),
+            desk_id: self.shared.config.desk_id.clone(),
+            queued,
+        };
+        self.send(&ClientFrame::Presence(report)).await
     }
 
     /// True when the machine slept since the last tick.
@@ -327,6 +377,7 @@ impl Session<'_> {
                 self.in_flight.retain(|f| f.op_id != ack.op_id);
                 self.shared.take_ack(ack).map_err(|e| End::Failed(Failure::Protocol(e.message)))?;
                 self.fill().await?;
+                self.presence_changed();
             }
             ServerFrame::Event(event) => match self.shared.take_event(event) {
                 Ok(Ok(())) => {}

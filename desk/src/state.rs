@@ -1,9 +1,10 @@
 //! The connection state the desk shows: one of the agent's state names, a sentence a
 //! person can read, and when the next try happens.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     Connecting,
@@ -29,7 +30,8 @@ impl ConnectionState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Status {
     pub state: ConnectionState,
     /// What happened and what the desk is doing about it, in words.
@@ -37,6 +39,7 @@ pub struct Status {
     /// Consecutive failed attempts so far (0 when live).
     pub attempt: u32,
     /// Milliseconds until the next try, when one is scheduled.
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub next_retry_ms: Option<u64>,
 }
 

@@ -63,6 +63,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserInfo {
     pub id: String,
     pub username: String,
@@ -174,4 +175,27 @@ pub struct UserSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
+}
+
+/// Extension `presence`: one desk of a location as a manager sees it
+/// (`GET /desks?location=…`, manager and admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DeskPresence {
+    pub desk_id: String,
+    /// A WebSocket session is open, or the desk reported over HTTP within the last 90 s.
+    pub online: bool,
+    /// `websocket` or `http` while online.
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// Entries waiting in the desk's outbox as it last reported; absent for desks that
+    /// do not report (v1 desks).
+    #[serde(default)]
+    pub queued: Option<u32>,
+    /// The staff member signed in at the desk, as last seen.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// When the server last heard from the desk (absent: only known from today's visits).
+    #[serde(default)]
+    pub last_seen_at: Option<DateTime<Utc>>,
 }

@@ -63,6 +63,7 @@ impl fmt::Display for ErrorCode {
 
 /// Final business answers to a check-in or check-out. The desk never retries these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
     MemberNotFound,

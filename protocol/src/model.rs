@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Staff roles. A user is bound to one or more locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     FrontDesk,
@@ -38,6 +39,7 @@ impl Role {
 
 /// Whether a member may enter, as of a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
     Active,
@@ -47,6 +49,7 @@ pub enum MemberStatus {
 
 /// A gym member as the server knows them and the desk caches them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Member {
     pub id: String,
     pub name: String,
@@ -93,6 +96,7 @@ impl Member {
 
 /// The member as shown in a visit or event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberSummary {
     pub id: String,
     pub name: String,
@@ -101,12 +105,14 @@ pub struct MemberSummary {
 
 /// Staff let a member in despite an overridable rejection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Override {
     pub reason: String,
 }
 
 /// The override as recorded on a visit: the reason and the rule it set aside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OverrideRecord {
     pub reason: String,
     pub rule: crate::RejectionCode,
@@ -115,6 +121,7 @@ pub struct OverrideRecord {
 
 /// A manager's decision on a visit that needed review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewDecision {
     Keep,
@@ -122,6 +129,7 @@ pub enum ReviewDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReviewRecord {
     pub decision: ReviewDecision,
     #[serde(default)]
@@ -133,6 +141,7 @@ pub struct ReviewRecord {
 /// A visit: one check-in and, once the member leaves, its check-out.
 /// Called `check_in` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Visit {
     pub id: String,
     pub location_id: String,
@@ -146,6 +155,7 @@ pub struct Visit {
     #[serde(default)]
     pub checked_out_at: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
     pub stay_minutes: Option<i64>,
     /// The check-in waited in a desk's offline outbox.
     pub queued: bool,
@@ -176,14 +186,19 @@ impl Visit {
 
 /// Live figures for a location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Stats {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub occupancy: i64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub today_total: i64,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub avg_stay_minutes: i64,
 }
 
 /// What an event reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     MemberCheckedIn,
@@ -198,7 +213,9 @@ pub enum EventKind {
 /// The same object is a WebSocket frame (with `"type":"event"`) and an element of
 /// `GET /events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub seq: i64,
     pub kind: EventKind,
     pub at: DateTime<Utc>,

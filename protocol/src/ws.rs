@@ -105,12 +105,34 @@ impl Command {
 pub enum ClientFrame {
     CheckIn(CheckInCommand),
     CheckOut(CheckOutCommand),
-    Reauth { token: String },
-    Ping { t: i64 },
+    Reauth {
+        token: String,
+    },
+    Ping {
+        t: i64,
+    },
+    /// Extension `presence`: sent only to a server whose hello lists it.
+    Presence(PresenceReport),
 }
 
-/// The frame types a v1 server understands, for telling "unknown type" from "malformed".
-pub const CLIENT_FRAME_TYPES: &[&str] = &["check_in", "check_out", "reauth", "ping"];
+/// The frame types this server understands, for telling "unknown type" from "malformed".
+pub const CLIENT_FRAME_TYPES: &[&str] = &["check_in", "check_out", "reauth", "ping", "presence"];
+
+/// Extensions beyond v1 a server may list in `hello.extensions`. A desk uses one only
+/// when the server lists it, so new desks keep working with v1 servers; v1 desks never
+/// send them, so they keep working with this server.
+pub const EXTENSION_PRESENCE: &str = "presence";
+
+/// Extension `presence`: which desk this is and how many entries wait in its outbox.
+/// Over WebSocket as `{"type":"presence",…}` on change; over HTTP as the body of
+/// `POST /desks/presence` while the desk is in HTTP fallback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceReport {
+    pub location_id: String,
+    pub desk_id: String,
+    /// Outbox entries not yet acknowledged.
+    pub queued: u32,
+}
 
 /// How a resume request was answered in `hello`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,9 +159,14 @@ pub struct Hello {
     pub last_seq: i64,
     pub resume: Resume,
     pub stats: Stats,
+    /// Extensions beyond v1 this server speaks (e.g. [`EXTENSION_PRESENCE`]); absent
+    /// from a v1 server's hello.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum AckStatus {
     Accepted,
@@ -149,6 +176,7 @@ pub enum AckStatus {
 /// The one answer to a state-changing command. A repeated op_id gets the same answer
 /// with `duplicate: true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Ack {
     pub op_id: Uuid,
     pub status: AckStatus,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod presence;
 pub mod rules;
 pub mod service;
 pub mod state;

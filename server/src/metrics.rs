@@ -46,6 +46,9 @@ pub struct StatusLabels {
 pub struct Metrics {
     registry: Registry,
     pub sessions_open: Gauge,
+    /// Set from the presence registry when metrics are read (HTTP reports age out
+    /// without any event to update it on).
+    pub desks_online: Gauge,
     pub frames_in: Family<FrameLabels, Counter>,
     pub frames_out: Family<FrameLabels, Counter>,
     pub acks: Family<AckLabels, Counter>,
@@ -62,6 +65,7 @@ impl Metrics {
         let mut m = Self::default();
         let r = &mut m.registry;
         r.register("frontdesk_ws_sessions_open", "WebSocket sessions open now", m.sessions_open.clone());
+        r.register("frontdesk_desks_online", "Desks online now (extension presence)", m.desks_online.clone());
         r.register("frontdesk_ws_frames_in", "WebSocket frames received, by type", m.frames_in.clone());
         r.register("frontdesk_ws_frames_out", "WebSocket frames sent, by type", m.frames_out.clone());
         r.register("frontdesk_acks", "Command answers, by status, code and transport", m.acks.clone());

@@ -11,6 +11,7 @@ use crate::auth::limiter::LoginLimiter;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::store::Store;
 
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub hub: Hub,
     pub metrics: Metrics,
     pub login_limiter: LoginLimiter,
+    /// Extension `presence`: which desks are online, per location.
+    pub presence: Presence,
     /// Cancelled when the server starts draining.
     pub shutdown: CancellationToken,
     /// Every WebSocket session, so a drain can wait for their last acks.
@@ -38,6 +41,7 @@ impl AppState {
             hub: Hub::new(settings.session_queue.max(1024)),
             metrics: Metrics::new(),
             login_limiter: LoginLimiter::new(settings.login_max_failures, settings.login_lockout),
+            presence: Presence::new(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             session_count: AtomicUsize::new(0),

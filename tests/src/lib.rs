@@ -32,6 +32,7 @@ pub const LOCATION: &str = "demo";
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub mod agent;
+pub mod app;
 pub mod proxy;
 
 /// Path of a workspace binary, building it once if the test run did not.
@@ -109,7 +110,7 @@ impl Server {
                 (Some(t), p)
             }
         };
-        let launched = launch(&data_dir, &options).await.expect("server starts");
+        let launched = launch(&data_dir, &options, "127.0.0.1:0").await.expect("server starts");
         Self {
             child: Some(launched.child),
             stdout: Some((launched.extra_stdout, launched.stdout_reader)),
@@ -170,10 +171,21 @@ impl Server {
     /// Starts again on the same data dir (after `kill` or `wait_exit`), on a new port.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let launched = launch(&self.data_dir, &self.options).await.expect("server restarts");
+        let launched = launch(&self.data_dir, &self.options, "127.0.0.1:0").await.expect("server restarts");
         self.child = Some(launched.child);
         self.stdout = Some((launched.extra_stdout, launched.stdout_reader));
         self.addr = launched.addr;
+    }
+
+    /// Starts again on the same data dir and the same address, as IT restarting the
+    /// service does (desks keep their configured address).
+    pub async fn restart_same_port(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        let addr = self.addr.clone();
+        let launched = launch(&self.data_dir, &self.options, &addr).await.expect("server restarts on its port");
+        self.child = Some(launched.child);
+        self.stdout = Some((launched.extra_stdout, launched.stdout_reader));
+        assert_eq!(launched.addr, addr);
     }
 
     pub async fn login(&self, username: &str, password: &str) -> TokenPair {
@@ -261,9 +273,9 @@ struct Launched {
     stdout_reader: tokio::task::JoinHandle<()>,
 }
 
-async fn launch(data_dir: &Path, options: &ServerOptions) -> anyhow::Result<Launched> {
+async fn launch(data_dir: &Path, options: &ServerOptions, listen: &str) -> anyhow::Result<Launched> {
     let mut cmd = Command::new(server_binary());
-    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    cmd.args(["--listen", listen, "--data-dir"]).arg(data_dir);
     if !options.no_demo {
         cmd.arg("--demo");
     }

@@ -20,8 +20,16 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         ".{0,40}".prop_map(Value::String),
-        prop_oneof![Just("check_in"), Just("check_out"), Just("ping"), Just("reauth"), Just("D0001")]
-            .prop_map(|s| Value::String(s.into())),
+        prop_oneof![
+            Just("check_in"),
+            Just("check_out"),
+            Just("ping"),
+            Just("reauth"),
+            Just("presence"),
+            Just("demo"),
+            Just("D0001")
+        ]
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 32, 6, |inner| {
         prop_oneof![

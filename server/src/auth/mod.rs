@@ -12,6 +12,8 @@ use frontdesk_protocol::Role;
 pub struct Actor {
     pub user_id: String,
     pub username: String,
+    /// Display name, as shown to managers (desk presence).
+    pub name: String,
     pub role: Role,
     pub locations: Vec<String>,
 }

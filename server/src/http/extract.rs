@@ -107,7 +107,13 @@ pub async fn authenticate(state: &Shared, parts: &Parts) -> Result<(Actor, Claim
     let user = state.store.user_by_id(&claims.sub).await?;
     match user {
         Some(user) if !user.disabled => Ok((
-            Actor { user_id: user.id, username: user.username, role: user.role, locations: user.locations },
+            Actor {
+                user_id: user.id,
+                username: user.username,
+                name: user.name,
+                role: user.role,
+                locations: user.locations,
+            },
             claims,
         )),
         Some(_) => Err(ApiError::forbidden("This account is disabled. Ask a manager to enable it.")),

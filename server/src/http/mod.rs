@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod desks;
 pub mod extract;
 mod members;
 mod ops;
@@ -36,6 +37,8 @@ pub fn router(state: Shared) -> Router {
         .route("/stats", get(visits::stats))
         .route("/events", get(poll::events))
         .route("/audit", get(admin::audit))
+        .route("/desks", get(desks::list))
+        .route("/desks/presence", post(desks::report))
         .route("/users", get(admin::users))
         .route("/users/{id}/disable", post(admin::disable))
         .route("/users/{id}/enable", post(admin::enable))

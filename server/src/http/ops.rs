@@ -29,5 +29,6 @@ pub async fn readyz(State(state): State<Shared>) -> Result<Response, ApiError> {
 }
 
 pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
+    state.metrics.desks_online.set(state.presence.online_count() as i64);
     ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
 }

@@ -19,13 +19,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use frontdesk_protocol::ws::{
-    Ack, CLIENT_FRAME_TYPES, ClientFrame, Command, ErrorFrame, Hello, Resume, ResumeStatus, ServerFrame,
+    Ack, CLIENT_FRAME_TYPES, ClientFrame, Command, EXTENSION_PRESENCE, ErrorFrame, Hello, PresenceReport, Resume,
+    ResumeStatus, ServerFrame,
 };
 use frontdesk_protocol::{CloseCode, CloseReason, ErrorCode, PROTOCOL_VERSION, RejectionCode};
 
 use super::limits::{MalformedWindow, RateLimit};
 use crate::auth::Actor;
 use crate::hub::{Control, Published};
+use crate::presence::{self, Binding};
 use crate::service::{self, ApplyError, Transport};
 use crate::state::Shared;
 
@@ -71,6 +73,9 @@ struct Session {
     last_heard: Instant,
     rate: RateLimit,
     malformed: MalformedWindow,
+    /// Extension `presence`: the desk this session speaks for, once known (from its
+    /// presence report, or a v1 desk's first command). Dropped with the session.
+    desk: Option<Binding>,
 }
 
 pub async fn run(socket: WebSocket, state: Shared, ctx: SessionContext) {
@@ -91,6 +96,7 @@ pub async fn run(socket: WebSocket, state: Shared, ctx: SessionContext) {
         last_heard: Instant::now(),
         rate: RateLimit::new(state.settings.ws_rate_per_s, state.settings.ws_rate_burst, Instant::now()),
         malformed: MalformedWindow::new(),
+        desk: None,
         state: state.clone(),
     };
     let end = if open > state.settings.max_sessions {
@@ -303,6 +309,7 @@ impl Session {
             last_seq,
             resume: Resume { status, count },
             stats,
+            extensions: vec![EXTENSION_PRESENCE.to_owned()],
         }))
         .await?;
         self.last_sent_seq = last_seq;
@@ -366,6 +373,9 @@ impl Session {
 
     async fn on_message(&mut self, message: Message) -> Result<(), End> {
         self.last_heard = Instant::now();
+        if let Some(desk) = &self.desk {
+            desk.touch();
+        }
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => {
@@ -397,7 +407,10 @@ impl Session {
             return self
                 .error_frame(
                     ErrorCode::UnknownType,
-                    format!("Unknown frame type {kind:?}. This server speaks frontdesk.v1: check_in, check_out, reauth, ping."),
+                    format!(
+                        "Unknown frame type {kind:?}. This server speaks frontdesk.v1 (check_in, check_out, \
+                         reauth, ping) and the extension presence."
+                    ),
                 )
                 .await;
         }
@@ -408,6 +421,7 @@ impl Session {
         let parsed = match kind.as_str() {
             "check_in" => parse_json(value).map(ClientFrame::CheckIn),
             "check_out" => parse_json(value).map(ClientFrame::CheckOut),
+            "presence" => parse_json(value).map(ClientFrame::Presence),
             _ => parse_json(value),
         };
         let frame = match parsed {
@@ -427,6 +441,49 @@ impl Session {
             ClientFrame::Reauth { token } => self.reauth(&token).await,
             ClientFrame::CheckIn(c) => self.command(Command::CheckIn(c)).await,
             ClientFrame::CheckOut(c) => self.command(Command::CheckOut(c)).await,
+            ClientFrame::Presence(report) => self.presence(report).await,
+        }
+    }
+
+    /// Extension `presence`: binds the session to the desk it names (rebinding if it
+    /// names another) and records its queue. No answer unless the report is refused.
+    async fn presence(&mut self, report: PresenceReport) -> Result<(), End> {
+        if report.location_id != self.location_id {
+            return self
+                .malformed(format!(
+                    "This session is for location {:?}; a desk reports presence only for its own location, \
+                     not {:?}.",
+                    self.location_id, report.location_id
+                ))
+                .await;
+        }
+        if let Err(message) = presence::validate_desk_id(&report.desk_id) {
+            return self.malformed(message).await;
+        }
+        match &self.desk {
+            Some(desk) if desk.desk_id() == report.desk_id => desk.report(report.queued, &self.actor.name),
+            _ => {
+                // Drop the old binding first, so its desk is unbound before the new one counts.
+                self.desk = None;
+                self.desk = Some(self.state.presence.bind(
+                    &self.location_id,
+                    &report.desk_id,
+                    Some(report.queued),
+                    &self.actor.name,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A v1 desk never reports presence: it is known by the desk of its first command.
+    fn bind_by_command(&mut self, command: &Command) {
+        let (location_id, desk_id) = match command {
+            Command::CheckIn(c) => (&c.location_id, &c.desk_id),
+            Command::CheckOut(c) => (&c.location_id, &c.desk_id),
+        };
+        if self.desk.is_none() && *location_id == self.location_id && presence::validate_desk_id(desk_id).is_ok() {
+            self.desk = Some(self.state.presence.bind(&self.location_id, desk_id, None, &self.actor.name));
         }
     }
 
@@ -473,6 +530,7 @@ impl Session {
     }
 
     async fn command(&mut self, command: Command) -> Result<(), End> {
+        self.bind_by_command(&command);
         match service::apply(&self.state, command, &self.actor, Transport::WebSocket).await {
             Ok(ack) => self.send(ServerFrame::Ack(ack)).await,
             Err(ApplyError::Timeout) => {

@@ -66,20 +66,27 @@ const FD_MARGIN: u64 = 200;
 #[path = "frontdesk-bench/desk.rs"]
 mod desk;
 
+/// The figures for the desktop app (`frontdesk-bench app`).
+#[path = "frontdesk-bench/app.rs"]
+mod app;
+
 /// What to measure.
 enum Bench {
     Server(Args),
     Desk(desk::DeskArgs),
+    App(app::AppArgs),
 }
 
 const USAGE: &str = "usage: frontdesk-bench server [--sessions 1000,10000] [--desks 50] [--checkins 5000] \
                      [--fanout 1000] [--rounds 50] [--window 16,1]\n       \
-                     frontdesk-bench desk [--outbox 10000] [--desks 200] [--idle 5]";
+                     frontdesk-bench desk [--outbox 10000] [--desks 200] [--idle 5]\n       \
+                     frontdesk-bench app [--starts 5] [--scans 30] [--idle 10]";
 
 fn parse(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Bench> {
     match raw.next().as_deref() {
         Some("server") => Ok(Bench::Server(Args::parse(raw)?)),
         Some("desk") => Ok(Bench::Desk(desk::DeskArgs::parse(raw)?)),
+        Some("app") => Ok(Bench::App(app::AppArgs::parse(raw)?)),
         _ => bail!("{USAGE}"),
     }
 }
@@ -96,6 +103,8 @@ fn main() -> anyhow::Result<()> {
     let needed: &[(&str, &str)] = match bench {
         Bench::Server(_) => &[SERVER_BINARY],
         Bench::Desk(_) => &[SERVER_BINARY, AGENT_BINARY],
+        // The app binary comes from scripts/bench.sh (FRONTDESK_APP_BIN), built with its UI.
+        Bench::App(_) => &[SERVER_BINARY],
     };
     if needed.iter().any(|(_, var)| std::env::var_os(var).is_none()) {
         return rerun_with_binaries(needed);
@@ -105,6 +114,7 @@ fn main() -> anyhow::Result<()> {
     match bench {
         Bench::Server(args) => runtime.block_on(run(args, limit)),
         Bench::Desk(args) => runtime.block_on(desk::run(args)),
+        Bench::App(args) => runtime.block_on(app::run(args)),
     }
 }
 

@@ -1,0 +1,238 @@
+//! The commands the webview may call. Each is a few lines over `frontdesk_desk::Desk`;
+//! the capability file (`capabilities/main-window.json`) allows exactly these.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use frontdesk_desk::{ConnectionState, DeskEvent, EntryState, Provisional, Who};
+use frontdesk_protocol::ReviewDecision;
+use tauri::State;
+use tauri_specta::Event as _;
+
+use crate::live::entry_member;
+use crate::scan;
+use crate::shell::{Shell, session_of};
+use crate::view::{
+    AppInfo, CheckInRequest, CheckOutRequest, DeskUpdate, ManagerOverview, OutboxEntry, ScanResult, SearchResult,
+    SessionInfo, Snapshot, UiError,
+};
+
+/// How long a scan waits for the server's answer while live before the panel shows it
+/// as saved-and-sent (the answer still arrives as a `settled` update).
+const ACK_WAIT: Duration = Duration::from_secs(3);
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
+    shell.info()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn session(shell: State<'_, Shell>) -> Result<SessionInfo, UiError> {
+    Ok(match shell.current().await {
+        Some(desk) => session_of(&desk),
+        None => SessionInfo { signed_in: false, user: None, server: None, location_id: None },
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    app: tauri::AppHandle,
+    shell: State<'_, Shell>,
+    server: String,
+    username: String,
+    password: String,
+) -> Result<SessionInfo, UiError> {
+    if username.trim().is_empty() || password.is_empty() {
+        return Err(UiError::new("invalid_input", "Enter your username and password."));
+    }
+    let session = shell.sign_in(&server, username.trim(), &password).await?;
+    let _ = DeskUpdate::Session { session: session.clone() }.emit(&app);
+    Ok(session)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(app: tauri::AppHandle, shell: State<'_, Shell>) -> Result<SessionInfo, UiError> {
+    let desk = shell.desk().await?;
+    desk.sign_out().await?;
+    let session = session_of(&desk);
+    let _ = DeskUpdate::Session { session: session.clone() }.emit(&app);
+    Ok(session)
+}
+
+fn who_for_check_in(request: &CheckInRequest) -> Result<Who, UiError> {
+    match (non_empty(&request.card), non_empty(&request.member_id)) {
+        (Some(card), None) => Ok(Who::Card(card)),
+        (None, Some(id)) => Ok(Who::MemberId(id)),
+        _ => Err(UiError::new("invalid_input", "Scan a card or pick one member from the search.")),
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// A member at the desk. Online the server decides (answer within [`ACK_WAIT`], else
+/// saved-and-sent); offline the desk decides from its member list and queues only what
+/// it lets in (or what staff override).
+#[tauri::command]
+#[specta::specta]
+pub async fn check_in(shell: State<'_, Shell>, request: CheckInRequest) -> Result<ScanResult, UiError> {
+    let started = Instant::now();
+    let desk = shell.desk().await?;
+    let who = who_for_check_in(&request)?;
+    let card = match &who {
+        Who::Card(c) => Some(c.clone()),
+        _ => None,
+    };
+    let overridden = non_empty(&request.override_reason);
+    let online = desk.status().state == ConnectionState::Live;
+    let (member, verdict) = desk.judge_check_in(&who)?;
+    if !online && overridden.is_none() && verdict.provisional != Provisional::Accepted {
+        let mut result = scan::turned_away(card, member, &verdict, Utc::now().date_naive());
+        result.elapsed_ms = elapsed_ms(started);
+        return Ok(result);
+    }
+    let mut events = desk.subscribe();
+    let scanned = desk.check_in(who, overridden.clone())?;
+    let mut result = match online {
+        true => wait_for_answer(&mut events, &scanned.entry, member.clone()).await,
+        false => None,
+    }
+    .unwrap_or_else(|| scan::queued(&scanned.entry, member, online, overridden.is_some()));
+    result.elapsed_ms = elapsed_ms(started);
+    Ok(result)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn check_out(shell: State<'_, Shell>, request: CheckOutRequest) -> Result<ScanResult, UiError> {
+    let started = Instant::now();
+    let desk = shell.desk().await?;
+    let who = match (non_empty(&request.card), non_empty(&request.member_id), non_empty(&request.visit_id)) {
+        (Some(card), None, None) => Who::Card(card),
+        (None, Some(id), None) => Who::MemberId(id),
+        (None, None, Some(visit)) => Who::Visit(visit),
+        _ => return Err(UiError::new("invalid_input", "Scan a card, or pick a member or a visit to check out.")),
+    };
+    let online = desk.status().state == ConnectionState::Live;
+    let member = desk.cached_member(&who)?;
+    let mut events = desk.subscribe();
+    let scanned = desk.check_out(who)?;
+    let mut result = match online {
+        true => wait_for_answer(&mut events, &scanned.entry, member.clone()).await,
+        false => None,
+    }
+    .unwrap_or_else(|| scan::queued(&scanned.entry, member, online, false));
+    result.elapsed_ms = elapsed_ms(started);
+    Ok(result)
+}
+
+async fn wait_for_answer(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<DeskEvent>,
+    entry: &frontdesk_desk::Entry,
+    member: Option<frontdesk_protocol::Member>,
+) -> Option<ScanResult> {
+    let wait = async {
+        while let Some(event) = events.recv().await {
+            if let DeskEvent::Ack { ack } = event
+                && ack.op_id == entry.op_id
+            {
+                return Some(scan::settled(entry, &ack, member));
+            }
+        }
+        None
+    };
+    tokio::time::timeout(ACK_WAIT, wait).await.ok().flatten()
+}
+
+fn elapsed_ms(started: Instant) -> u32 {
+    started.elapsed().as_millis().min(u32::MAX as u128) as u32
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn search_members(shell: State<'_, Shell>, query: String) -> Result<SearchResult, UiError> {
+    let desk = shell.desk().await?;
+    let (members, from_cache) = desk.search_members(&query, 20).await?;
+    Ok(SearchResult { members, from_cache })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn snapshot(shell: State<'_, Shell>) -> Result<Snapshot, UiError> {
+    let desk = shell.desk().await?;
+    let mut entries = desk.recent_entries(100)?;
+    // Waiting entries first (oldest first: the order they are sent), then answered ones.
+    entries
+        .sort_by_key(|e| (e.state != EntryState::Pending, if e.state == EntryState::Pending { e.id } else { -e.id }));
+    let outbox = entries
+        .iter()
+        .take(50)
+        .map(|entry| OutboxEntry {
+            op_id: entry.op_id.to_string(),
+            action: scan::action_of(&entry.command),
+            card: entry.card.clone(),
+            member_name: entry_member(&desk, entry)
+                .map(|m| m.name)
+                .or_else(|| entry.ack.as_ref()?.check_in.as_ref()?.member.as_ref().map(|m| m.name.clone())),
+            created_at: entry.created_at,
+            state: entry.state,
+            provisional: entry.provisional,
+            answer: scan::answer_words(entry),
+        })
+        .collect();
+    let config = desk.config();
+    Ok(Snapshot {
+        status: desk.status(),
+        counts: desk.counts()?,
+        outbox,
+        stats: shell.live.stats(),
+        feed: shell.live.feed(),
+        recent_errors: shell.live.errors(),
+        server: config.server.clone(),
+        desk_id: config.desk_id.clone(),
+        location_id: config.location_id.clone(),
+        last_seq: desk.last_seq()?,
+        rtt_ms: desk.rtt_ms(),
+        roster_synced_at: desk.roster_synced_at()?,
+        roster_size: desk.roster_size()?,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_now(shell: State<'_, Shell>) -> Result<(), UiError> {
+    shell.desk().await?.retry_now();
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn manager_overview(shell: State<'_, Shell>) -> Result<ManagerOverview, UiError> {
+    let desk = shell.desk().await?;
+    let (desks, visits) = tokio::join!(desk.desks(), desk.visits_today());
+    let mut visits = visits?;
+    visits.sort_by(|a, b| b.checked_in_at.cmp(&a.checked_in_at));
+    let (desks, desks_error) = match desks {
+        Ok(desks) => (desks, None),
+        Err(e) => (Vec::new(), Some(e.message)),
+    };
+    Ok(ManagerOverview { desks, desks_error, visits })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn review(
+    shell: State<'_, Shell>,
+    check_in_id: String,
+    decision: ReviewDecision,
+    note: Option<String>,
+) -> Result<(), UiError> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    shell.desk().await?.review(&check_in_id, decision, note).await?;
+    Ok(())
+}

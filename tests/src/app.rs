@@ -1,0 +1,238 @@
+//! Drives the real desktop app (`frontdesk`) through WebDriver: `tauri-driver` in front of
+//! WebKitWebDriver, on the X display the test run provides (scripts/test.sh runs the
+//! tests under Xvfb and a D-Bus session with gnome-keyring, which the app uses for its
+//! sign-in). Elements are found by the `data-testid` handles of APP.md only.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::process::{Child, Command};
+
+use crate::{PATIENCE, workspace_binary};
+
+pub fn app_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var_os("FRONTDESK_APP_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_binary("frontdesk-app", "frontdesk"),
+    })
+    .clone()
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(path) = std::env::var_os("TAURI_DRIVER") {
+        return PathBuf::from(path);
+    }
+    let in_cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin/tauri-driver"));
+    match in_cargo_home {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tauri-driver"),
+    }
+}
+
+/// App tests need a display, tauri-driver and a keychain; say so plainly.
+pub fn require_desktop() {
+    crate::agent::require_keychain();
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "app tests need an X display: run them through ./scripts/test.sh (it uses xvfb-run)"
+    );
+}
+
+/// Where screenshots of each step go: `test-artifacts/<test>/` in the workspace.
+pub fn artifacts_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test-artifacts dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct App {
+    pub client: Client,
+    driver: Child,
+    artifacts: PathBuf,
+    shots: usize,
+    /// When the WebDriver session (and so the app process) was asked for.
+    pub launched_at: Instant,
+}
+
+impl App {
+    /// Launches the app with `env` (its configuration: FRONTDESK_SERVER, …) through a
+    /// fresh tauri-driver.
+    pub async fn launch(env: &[(&str, String)], artifacts: PathBuf) -> App {
+        require_desktop();
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(artifacts.join("tauri-driver.log")).unwrap();
+        let mut cmd = Command::new(tauri_driver());
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start tauri-driver ({e}); install it with `cargo install --locked tauri-driver` (scripts/test.sh does)")
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": app_binary().display().to_string() }));
+        let launched_at = Instant::now();
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start under WebDriver: {e}; see {}", artifacts.display()));
+        App { client, driver, artifacts, shots: 0, launched_at }
+    }
+
+    fn by_testid(testid: &str) -> String {
+        format!("[data-testid=\"{testid}\"]")
+    }
+
+    /// Waits for an element to exist.
+    pub async fn wait(&self, testid: &str) -> Element {
+        self.wait_css(&Self::by_testid(testid)).await
+    }
+
+    pub async fn wait_css(&self, css: &str) -> Element {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                return el;
+            }
+            assert!(Instant::now() < deadline, "no element {css} appeared");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the element's (attribute value, text); returns them.
+    pub async fn wait_until(
+        &self,
+        testid: &str,
+        attribute: &str,
+        what: &str,
+        check: impl Fn(Option<&str>, &str) -> bool,
+    ) -> (Option<String>, String) {
+        let css = Self::by_testid(testid);
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = (None, String::new());
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(&css)).await {
+                let attr = el.attr(attribute).await.ok().flatten();
+                let text = el.text().await.unwrap_or_default();
+                if check(attr.as_deref(), &text) {
+                    return (attr, text);
+                }
+                last = (attr, text);
+            }
+            if Instant::now() >= deadline {
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::write(self.artifacts.join(format!("timeout-{testid}.png")), png);
+                }
+                panic!("{testid}: {what} did not happen; last {attribute}={:?} text={:?}", last.0, last.1);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_attr(&self, testid: &str, attribute: &str, value: &str) -> String {
+        self.wait_until(testid, attribute, &format!("{attribute}={value}"), |a, _| a == Some(value)).await.1
+    }
+
+    pub async fn wait_text(&self, testid: &str, text: &str) {
+        self.wait_until(testid, "data-testid", &format!("text {text:?}"), |_, t| t.trim() == text).await;
+    }
+
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        self.wait(testid).await.send_keys(text).await.expect("type");
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.wait(testid).await.click().await.expect("click");
+    }
+
+    pub async fn click_css(&self, css: &str) {
+        self.wait_css(css).await.click().await.expect("click");
+    }
+
+    /// Scans a card as a keyboard-wedge reader does: the code, then Enter.
+    pub async fn scan(&self, card: &str) {
+        self.type_into("scan-input", &format!("{card}\u{E007}")).await;
+    }
+
+    pub async fn text(&self, testid: &str) -> String {
+        self.wait(testid).await.text().await.expect("text")
+    }
+
+    /// Every element with this handle, as (attributes asked for, text).
+    pub async fn all(&self, testid: &str, attributes: &[&str]) -> Vec<(Vec<Option<String>>, String)> {
+        let mut out = Vec::new();
+        for el in self.client.find_all(Locator::Css(&Self::by_testid(testid))).await.unwrap_or_default() {
+            let mut attrs = Vec::new();
+            for a in attributes {
+                attrs.push(el.attr(a).await.ok().flatten());
+            }
+            out.push((attrs, el.text().await.unwrap_or_default()));
+        }
+        out
+    }
+
+    /// Saves a screenshot of the window as the next numbered artifact.
+    pub async fn shot(&mut self, step: &str) {
+        self.shots += 1;
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.artifacts.join(format!("{:02}-{step}.png", self.shots)), png).expect("write screenshot");
+    }
+
+    /// Closes the window (the app exits) and stops the driver.
+    pub async fn quit(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+
+    /// Resident memory of the app and its WebKit helper processes, in KiB (Linux
+    /// /proc; for the bench).
+    pub fn app_rss_kib(&self) -> Option<u64> {
+        let name: String = app_binary().file_name()?.to_string_lossy().chars().take(15).collect();
+        let mut procs = Vec::new();
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+            let field =
+                |key: &str| status.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_owned());
+            let ppid = field("PPid:").and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+            let rss = field("VmRSS:").and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0);
+            procs.push((pid, ppid, field("Name:").unwrap_or_default(), rss));
+        }
+        let mut tree: Vec<u32> = procs.iter().filter(|p| p.2 == name).map(|p| p.0).collect();
+        if tree.is_empty() {
+            return None;
+        }
+        let mut i = 0;
+        while i < tree.len() {
+            let parent = tree[i];
+            tree.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+            i += 1;
+        }
+        Some(procs.iter().filter(|p| tree.contains(&p.0)).map(|p| p.3).sum())
+    }
+}
