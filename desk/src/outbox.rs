@@ -435,4 +435,34 @@ mod tests {
         outbox.set_last_seq(42).unwrap();
         assert_eq!(outbox.last_seq().unwrap(), 42);
     }
+
+    #[test]
+    fn roster_search_finds_by_name_phone_or_card_and_escapes_wildcards() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let member = |id: &str, name: &str, card: &str, phone: Option<&str>| Member {
+            id: id.into(),
+            name: name.into(),
+            card: card.into(),
+            phone: phone.map(Into::into),
+            status: frontdesk_protocol::MemberStatus::Active,
+            valid_until: None,
+            frozen_from: None,
+            frozen_until: None,
+            created_at: Utc::now(),
+        };
+        let members = [
+            member("m1", "Ann Lee", "D0001", Some("+44 20 7946 0001")),
+            member("m2", "Bo_Li", "D0002", None),
+            member("m3", "Carla Ann", "D0003", Some("+44 20 7946 0003")),
+        ];
+        outbox.store_roster_page(&members, "v1").unwrap();
+        let names = |q: &str| outbox.roster_search(q, 10).unwrap().into_iter().map(|m| m.name).collect::<Vec<_>>();
+        assert_eq!(names("ann"), ["Ann Lee", "Carla Ann"], "case-insensitive, by name, sorted");
+        assert_eq!(names("0003"), ["Carla Ann"], "by phone or card");
+        assert_eq!(names("d0002"), ["Bo_Li"], "by card");
+        assert_eq!(names("_"), ["Bo_Li"], "a wildcard character is matched literally");
+        assert_eq!(names("%"), Vec::<String>::new());
+        assert_eq!(outbox.roster_search("a", 1).unwrap().len(), 1, "limit applies");
+    }
 }

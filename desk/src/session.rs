@@ -296,7 +296,8 @@ impl Session<'_> {
     /// not count the outbox after every ack), and only when the number changed.
     async fn report_presence(&mut self, now: bool) -> Result<(), Failure> {
         let Some(p) = &mut self.presence else { return Ok(()) };
-        if !now && !(p.dirty && p.sent_at.is_none_or(|t| t.elapsed() >= PRESENCE_EVERY)) {
+        let due = p.dirty && p.sent_at.is_none_or(|t| t.elapsed() >= PRESENCE_EVERY);
+        if !now && !due {
             return Ok(());
         }
         p.dirty = false;

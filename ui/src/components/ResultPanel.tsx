@@ -1,0 +1,162 @@
+import { useState, type FormEvent, type KeyboardEvent } from "react";
+import type { CheckInRequest, CheckOutRequest, ScanResult } from "../bindings";
+import {
+  canCheckOut,
+  canOverride,
+  checkOutRequest,
+  overrideRequest,
+  resultTitle,
+  verdictWord,
+  type Shown,
+} from "../state/result";
+
+interface Props {
+  shown: Shown | null;
+  onOverride: (request: CheckInRequest, label: string) => void;
+  onCheckOut: (request: CheckOutRequest, label: string) => void;
+}
+
+function initials(name: string): string {
+  const parts = name.split(/\s+/).filter((p) => /^\p{L}/u.test(p));
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts.slice(0, 1);
+  return letters.map((p) => (p ?? "").charAt(0).toUpperCase()).join("") || "?";
+}
+
+function memberMeta(result: ScanResult): string {
+  const m = result.member;
+  const bits: string[] = [];
+  const card = result.card ?? m?.card;
+  if (card) bits.push(`Card ${card}`);
+  if (m) {
+    bits.push(`membership ${m.status}`);
+    if (m.valid_until) bits.push(`valid until ${m.valid_until}`);
+    if (m.frozen_from) bits.push(`frozen from ${m.frozen_from}${m.frozen_until ? ` to ${m.frozen_until}` : ""}`);
+  }
+  if (result.provisional && result.status !== "accepted") bits.push("not yet confirmed by the server");
+  return bits.join(" · ");
+}
+
+export function ResultPanel({ shown, onOverride, onCheckOut }: Props) {
+  const result = shown?.result ?? null;
+  const status = result?.status;
+  return (
+    <section className={`result result--${status ?? "idle"}${shown?.late === "rejected" ? " result--late" : ""}`}>
+      <div
+        className="result-panel"
+        data-testid="scan-result"
+        data-status={status}
+        data-op-id={result?.op_id ?? undefined}
+        data-elapsed-ms={result ? String(result.elapsed_ms) : undefined}
+        aria-live="assertive"
+      >
+        {result && shown ? (
+          <>
+            <div className="result-photo" aria-hidden="true">
+              {initials(resultTitle(result))}
+            </div>
+            <div className="result-body">
+              <p className="result-verdict">{verdictWord(result, shown.late)}</p>
+              <p className="result-name">{resultTitle(result)}</p>
+              <p className="result-message">{result.message}</p>
+              {shown.late === "rejected" && (
+                <p className="result-late">
+                  The desk let this member in while offline, but the server has now turned the visit away. Please speak
+                  to the member.
+                </p>
+              )}
+              {shown.late === "confirmed" && <p className="result-confirmed">Confirmed by the server.</p>}
+              <p className="result-meta">{memberMeta(result)}</p>
+            </div>
+          </>
+        ) : (
+          <div className="result-body">
+            <p className="result-name result-name--idle">Ready</p>
+            <p className="result-message">Scan a card, or type a name or phone number.</p>
+          </div>
+        )}
+      </div>
+      {result && shown && <ResultActions key={shown.token} result={result} onOverride={onOverride} onCheckOut={onCheckOut} />}
+    </section>
+  );
+}
+
+function ResultActions({
+  result,
+  onOverride,
+  onCheckOut,
+}: {
+  result: ScanResult;
+  onOverride: Props["onOverride"];
+  onCheckOut: Props["onCheckOut"];
+}) {
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState("");
+  const [missing, setMissing] = useState(false);
+  const name = resultTitle(result);
+  const overridable = canOverride(result);
+  const checkOut = canCheckOut(result) ? checkOutRequest(result) : null;
+
+  if (!overridable && !checkOut) return null;
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const request = overrideRequest(result, reason);
+    if (!request) {
+      setMissing(true);
+      return;
+    }
+    setAsking(false);
+    onOverride(request, `${name} (let in anyway)`);
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      setAsking(false);
+    }
+  };
+
+  return (
+    <div className="result-actions">
+      {overridable && !asking && (
+        <button type="button" className="btn btn-warn" onClick={() => setAsking(true)}>
+          Let in anyway…
+        </button>
+      )}
+      {overridable && asking && (
+        <form className="override-form" onSubmit={submit} onKeyDown={onKey}>
+          <label className="field field-inline">
+            <span>Why let {name} in? (required)</span>
+            <input
+              type="text"
+              value={reason}
+              autoFocus
+              maxLength={200}
+              aria-invalid={missing}
+              onChange={(e) => {
+                setReason(e.target.value);
+                setMissing(false);
+              }}
+              placeholder="e.g. renewed at the counter today"
+            />
+          </label>
+          <button type="submit" className="btn btn-warn">
+            Let in
+          </button>
+          <button type="button" className="btn btn-quiet" onClick={() => setAsking(false)}>
+            Cancel
+          </button>
+          {missing && (
+            <p className="field-error" role="alert">
+              Give a reason: it is recorded with the visit for the manager.
+            </p>
+          )}
+        </form>
+      )}
+      {checkOut && !asking && (
+        <button type="button" className="btn" onClick={() => onCheckOut(checkOut, `${name} (check out)`)}>
+          Check out {name}
+        </button>
+      )}
+    </div>
+  );
+}

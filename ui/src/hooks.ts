@@ -1,0 +1,87 @@
+import { useEffect, useRef, useState, type RefObject } from "react";
+import { isTypingKey } from "./state/scan";
+
+/** The current time, re-read every `intervalMs` while `enabled`. */
+export function useNow(intervalMs: number, enabled = true): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!enabled) return;
+    setNow(Date.now());
+    const id = window.setInterval(() => setNow(Date.now()), intervalMs);
+    return () => window.clearInterval(id);
+  }, [intervalMs, enabled]);
+  return now;
+}
+
+/** Fields where typing belongs to the field itself (the scan field, a reason, a note). */
+export function isTextEntry(el: Element | null): boolean {
+  if (!el) return false;
+  if (el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return true;
+  if (el instanceof HTMLInputElement) {
+    return !["button", "submit", "reset", "checkbox", "radio", "range", "color", "file", "image"].includes(el.type);
+  }
+  return el instanceof HTMLElement && el.isContentEditable;
+}
+
+/**
+ * Keeps the scan field focused while `active`: at once, when focus falls to nothing, after
+ * a click on anything but a text field (buttons still work: the click lands first), and
+ * when a key that types a character is pressed outside a text field (so a card reader's
+ * code never lands on a button). Tab still reaches every button for keyboard use.
+ */
+export function useKeepFocus(ref: RefObject<HTMLInputElement | null>, active: boolean): void {
+  useEffect(() => {
+    if (!active) return;
+    const focusScan = () => {
+      const el = ref.current;
+      if (el && document.activeElement !== el) el.focus({ preventScroll: true });
+    };
+    const focusIfLost = () => {
+      const a = document.activeElement;
+      if (!a || a === document.body || a === document.documentElement) focusScan();
+    };
+    const timers = new Set<number>();
+    const later = (f: () => void) => {
+      const id = window.setTimeout(() => {
+        timers.delete(id);
+        f();
+      }, 0);
+      timers.add(id);
+    };
+    const onFocusOut = (e: FocusEvent) => {
+      if (e.relatedTarget == null) later(focusIfLost);
+    };
+    const onClick = () =>
+      later(() => {
+        if (!isTextEntry(document.activeElement)) focusScan();
+      });
+    const onKeyDown = (e: KeyboardEvent) => {
+      const a = document.activeElement;
+      if (isTextEntry(a)) return;
+      if (e.key === " " && a instanceof HTMLElement && a !== document.body) return; // Space presses a button
+      if (isTypingKey(e)) focusScan();
+    };
+    const onWindowFocus = () => later(focusIfLost);
+    focusScan();
+    document.addEventListener("focusout", onFocusOut);
+    document.addEventListener("click", onClick);
+    document.addEventListener("keydown", onKeyDown, true);
+    window.addEventListener("focus", onWindowFocus);
+    return () => {
+      document.removeEventListener("focusout", onFocusOut);
+      document.removeEventListener("click", onClick);
+      document.removeEventListener("keydown", onKeyDown, true);
+      window.removeEventListener("focus", onWindowFocus);
+      timers.forEach((id) => window.clearTimeout(id));
+    };
+  }, [ref, active]);
+}
+
+/** The previous value of `value` (from the last render). */
+export function usePrevious<T>(value: T): T | undefined {
+  const ref = useRef<T | undefined>(undefined);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref.current;
+}

@@ -1,0 +1,46 @@
+// The outbox list's words: what each saved scan is, and where it stands.
+
+import type { OutboxEntry } from "../bindings";
+import { clock } from "./time";
+
+export type EntryTone = "waiting" | "accepted" | "rejected";
+
+export interface EntryLine {
+  opId: string;
+  time: string;
+  who: string;
+  /** "check-in", "check-out", with how the desk judged it offline. */
+  what: string;
+  /** "waiting", "accepted", "turned away". */
+  state: string;
+  /** The server's answer in words, once it came. */
+  answer: string | null;
+  tone: EntryTone;
+}
+
+const PROVISIONAL: Record<string, string> = {
+  accepted: "let in offline",
+  unknown_member: "unverified card",
+  rejected_locally: "let in by override",
+};
+
+export function entryLine(entry: OutboxEntry, timeZone?: string): EntryLine {
+  const who = entry.member_name ?? (entry.card ? `Card ${entry.card}` : "Member");
+  const action = entry.action === "check_out" ? "check-out" : "check-in";
+  const how = entry.provisional ? PROVISIONAL[entry.provisional] : undefined;
+  const what = how ? `${action}, ${how}` : action;
+  const [state, tone]: [string, EntryTone] =
+    entry.state === "pending"
+      ? ["waiting", "waiting"]
+      : entry.state === "acked"
+        ? ["accepted", "accepted"]
+        : ["turned away", "rejected"];
+  return { opId: entry.op_id, time: clock(entry.created_at, timeZone), who, what, state, answer: entry.answer, tone };
+}
+
+/** Waiting entries first (oldest first, the order they are sent), then answered ones. */
+export function waitingFirst(entries: readonly OutboxEntry[]): OutboxEntry[] {
+  const waiting = entries.filter((e) => e.state === "pending");
+  const done = entries.filter((e) => e.state !== "pending");
+  return [...waiting, ...done];
+}
