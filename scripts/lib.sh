@@ -69,7 +69,12 @@ with_keychain() {
   # starts but stores nothing.
   HOME="$keyring_home" dbus-run-session -- sh -c 'printf "\n" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' sh "$@"
   local status=$?
-  rm -rf "$keyring_home"
+  # The app's webview may have started the document portal, which mounts a FUSE file
+  # system under the throwaway HOME; unmount it before removing the folder.
+  if [ -d "$keyring_home/.cache/doc" ]; then
+    fusermount -uz "$keyring_home/.cache/doc" 2>/dev/null || umount -l "$keyring_home/.cache/doc" 2>/dev/null || true
+  fi
+  rm -rf "$keyring_home" 2>/dev/null || echo "note: could not remove the test keyring folder $keyring_home" >&2
   return $status
 }
 

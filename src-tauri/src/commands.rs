@@ -182,6 +182,8 @@ pub async fn snapshot(shell: State<'_, Shell>) -> Result<Snapshot, UiError> {
             created_at: entry.created_at,
             state: entry.state,
             provisional: entry.provisional,
+            offline: scan::saved_offline(&entry.command),
+            override_reason: scan::override_reason(&entry.command),
             answer: scan::answer_words(entry),
         })
         .collect();

@@ -16,6 +16,21 @@ pub fn action_of(command: &Command) -> ScanAction {
     }
 }
 
+/// Whether the command was saved while the desk was not live.
+pub fn saved_offline(command: &Command) -> bool {
+    match command {
+        Command::CheckIn(c) => c.queued,
+        Command::CheckOut(c) => c.queued,
+    }
+}
+
+pub fn override_reason(command: &Command) -> Option<String> {
+    match command {
+        Command::CheckIn(c) => c.override_.as_ref().map(|o| o.reason.clone()),
+        Command::CheckOut(_) => None,
+    }
+}
+
 /// Offline, a member the cache turns away (expired, frozen) or does not know is not
 /// queued: staff see why and may let them in anyway with a reason (PROTOCOL.md 4).
 pub fn turned_away(card: Option<String>, member: Option<Member>, verdict: &Verdict, today: NaiveDate) -> ScanResult {

@@ -137,7 +137,12 @@ pub struct OutboxEntry {
     pub member_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub state: EntryState,
+    /// The desk's own verdict when it was saved.
     pub provisional: Option<Provisional>,
+    /// Saved while the desk was not live (sent later, marked `queued`).
+    pub offline: bool,
+    /// Staff let the member in anyway, for this reason.
+    pub override_reason: Option<String>,
     /// The server's answer in words, once it came.
     pub answer: Option<String>,
 }

@@ -21,6 +21,7 @@ import { SignIn } from "./components/SignIn";
 import { DeskScreen } from "./components/DeskScreen";
 import { ManagerView } from "./components/ManagerView";
 import { ConnectionBanner } from "./components/ConnectionBanner";
+import { LateAlerts } from "./components/Panels";
 
 type View = "desk" | "manager";
 
@@ -243,6 +244,7 @@ export function App() {
         info={info}
         onRetry={retryNow}
       />
+      <LateAlerts alerts={result.alerts} onDismiss={(opId) => dispatchResult({ type: "dismiss_alert", opId })} />
       {shownView === "desk" ? (
         <DeskScreen
           desk={desk}
@@ -250,7 +252,6 @@ export function App() {
           active={shownView === "desk"}
           checkIn={checkIn}
           checkOut={checkOut}
-          dismissAlert={(opId) => dispatchResult({ type: "dismiss_alert", opId })}
           dismissError={() => dispatchResult({ type: "dismiss_error" })}
         />
       ) : (

@@ -186,7 +186,12 @@ export type OutboxEntry = {
 	member_name: string | null,
 	created_at: string,
 	state: EntryState,
+	/**  The desk's own verdict when it was saved. */
 	provisional: Provisional | null,
+	/**  Saved while the desk was not live (sent later, marked `queued`). */
+	offline: boolean,
+	/**  Staff let the member in anyway, for this reason. */
+	override_reason: string | null,
 	/**  The server's answer in words, once it came. */
 	answer: string | null,
 };

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type RefObject } from "react";
+import { useEffect, useState, type RefObject } from "react";
 import { isTypingKey } from "./state/scan";
 
 /** The current time, re-read every `intervalMs` while `enabled`. */
@@ -75,13 +75,4 @@ export function useKeepFocus(ref: RefObject<HTMLInputElement | null>, active: bo
       timers.forEach((id) => window.clearTimeout(id));
     };
   }, [ref, active]);
-}
-
-/** The previous value of `value` (from the last render). */
-export function usePrevious<T>(value: T): T | undefined {
-  const ref = useRef<T | undefined>(undefined);
-  useEffect(() => {
-    ref.current = value;
-  });
-  return ref.current;
 }

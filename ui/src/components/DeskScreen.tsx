@@ -5,7 +5,7 @@ import type { ResultState } from "../state/result";
 import { useKeepFocus } from "../hooks";
 import { ScanBox } from "./ScanBox";
 import { ResultPanel } from "./ResultPanel";
-import { ActivityFeed, LateAlerts, OutboxPanel, StatsTiles } from "./Panels";
+import { ActivityFeed, OutboxPanel, StatsTiles } from "./Panels";
 
 interface Props {
   desk: DeskState;
@@ -13,11 +13,10 @@ interface Props {
   active: boolean;
   checkIn: (request: CheckInRequest, label: string) => void;
   checkOut: (request: CheckOutRequest, label: string) => void;
-  dismissAlert: (opId: string) => void;
   dismissError: () => void;
 }
 
-export function DeskScreen({ desk, result, active, checkIn, checkOut, dismissAlert, dismissError }: Props) {
+export function DeskScreen({ desk, result, active, checkIn, checkOut, dismissError }: Props) {
   const inputRef = useRef<HTMLInputElement>(null);
   useKeepFocus(inputRef, active);
 
@@ -49,7 +48,6 @@ export function DeskScreen({ desk, result, active, checkIn, checkOut, dismissAle
           error={result.error?.error.message ?? null}
           onDismissError={dismissError}
         />
-        <LateAlerts alerts={result.alerts} onDismiss={dismissAlert} />
         <ResultPanel shown={result.shown} onOverride={checkIn} onCheckOut={checkOut} />
       </div>
       <aside className="desk-side">

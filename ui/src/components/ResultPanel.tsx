@@ -60,8 +60,9 @@ export function ResultPanel({ shown, onOverride, onCheckOut }: Props) {
               <p className="result-message">{result.message}</p>
               {shown.late === "rejected" && (
                 <p className="result-late">
-                  The desk let this member in while offline, but the server has now turned the visit away. Please speak
-                  to the member.
+                  {result.action === "check_out"
+                    ? "The desk recorded this check-out before the server answered, but the server has turned it away."
+                    : "The desk let this member in before the server answered, but the server has now turned the visit away. Please speak to the member."}
                 </p>
               )}
               {shown.late === "confirmed" && <p className="result-confirmed">Confirmed by the server.</p>}

@@ -97,7 +97,9 @@ export function settleOutbox(outbox: readonly OutboxEntry[], result: ScanResult)
 export function deskReducer(state: DeskState, action: DeskAction): DeskState {
   switch (action.type) {
     case "reset":
-      return initialDesk;
+      // The update counters go on: a snapshot asked for just before the reset compares
+      // against them.
+      return { ...initialDesk, versions: state.versions };
     case "snapshot": {
       const s = action.snapshot;
       const v = action.versions;

@@ -18,17 +18,19 @@ export interface EntryLine {
   tone: EntryTone;
 }
 
-const PROVISIONAL: Record<string, string> = {
-  accepted: "let in offline",
-  unknown_member: "unverified card",
-  rejected_locally: "let in by override",
-};
+/** How the desk let the scan through, in words ("" when the server decided at once). */
+function how(entry: OutboxEntry): string {
+  if (entry.override_reason) return `let in by override (${entry.override_reason})`;
+  if (!entry.offline) return "";
+  if (entry.action === "check_out") return "saved offline";
+  return entry.provisional === "unknown_member" ? "unverified card, saved offline" : "let in offline";
+}
 
 export function entryLine(entry: OutboxEntry, timeZone?: string): EntryLine {
   const who = entry.member_name ?? (entry.card ? `Card ${entry.card}` : "Member");
   const action = entry.action === "check_out" ? "check-out" : "check-in";
-  const how = entry.provisional ? PROVISIONAL[entry.provisional] : undefined;
-  const what = how ? `${action}, ${how}` : action;
+  const manner = how(entry);
+  const what = manner ? `${action}, ${manner}` : action;
   const [state, tone]: [string, EntryTone] =
     entry.state === "pending"
       ? ["waiting", "waiting"]
