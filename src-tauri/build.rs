@@ -20,5 +20,8 @@ fn main() {
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    // The binary embeds the built UI; rebuild it whenever `ui/dist` changes (the macro
+    // that embeds it is not tracked by cargo on its own).
+    println!("cargo:rerun-if-changed=../ui/dist");
     tauri_build::try_build(attributes).expect("tauri.conf.json at the workspace root could not be used");
 }

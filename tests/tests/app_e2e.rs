@@ -114,19 +114,34 @@ async fn front_desk_and_manager_through_the_real_app() {
     app.wait_text("outbox-count", "3").await;
     app.shot("three-scans-queued").await;
 
+    // Offline, an expired member is turned away from the cached list and not queued;
+    // "let in anyway" with a reason queues it as an override.
+    let text = scan_expect(&app, "D0182", "rejected").await;
+    assert!(text.to_lowercase().contains("expired"), "the cached reason is shown offline: {text}");
+    app.wait_text("outbox-count", "3").await;
+    app.click("let-in-anyway").await;
+    app.type_into("override-reason", "renewed at the counter").await;
+    app.click("override-submit").await;
+    app.wait_attr("scan-result", "data-status", "queued").await;
+    app.wait_text("outbox-count", "4").await;
+    app.shot("offline-override-queued").await;
+
     // The server is back: all three confirmed, stats updated, banner live.
     server.restart_same_port().await;
     app.click("retry-now").await;
     app.wait_attr("connection-state", "data-state", "live").await;
     app.wait_text("outbox-count", "0").await;
-    app.wait_text("stats-today", "4").await;
-    app.wait_text("stats-occupancy", "4").await;
+    app.wait_text("stats-today", "5").await;
+    app.wait_text("stats-occupancy", "5").await;
     app.shot("back-online-confirmed").await;
     let token = server.front_desk().await.access_token;
     let visits = server.all_visits(&token).await;
     let mut cards: Vec<&str> = visits.iter().filter_map(|v| v["card"].as_str()).collect();
     cards.sort();
-    assert_eq!(cards, ["D0001", "D0002", "D0003", "D0004"], "each scan recorded exactly once: {visits:?}");
+    assert_eq!(cards, ["D0001", "D0002", "D0003", "D0004", "D0182"], "each scan recorded exactly once: {visits:?}");
+    let overridden = visits.iter().find(|v| v["card"] == "D0182").unwrap();
+    assert_eq!(overridden["override"]["reason"], "renewed at the counter", "{overridden}");
+    assert_eq!(overridden["queued"], true, "{overridden}");
 
     // A headless agent at a second desk checks a member in: it appears in the app's feed.
     let mut agent = Agent::start(AgentOptions {
@@ -151,7 +166,7 @@ async fn front_desk_and_manager_through_the_real_app() {
         assert!(Instant::now() < deadline, "the agent's check-in of {grace} did not reach the feed: {items:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    app.wait_text("stats-today", "5").await;
+    app.wait_text("stats-today", "6").await;
     app.shot("second-desk-in-feed").await;
 
     // The manager view lists both desks, online, nothing queued.

@@ -190,7 +190,7 @@ function ReviewItem({ visit, onDone }: { visit: Visit; onDone: () => void }) {
   };
 
   return (
-    <li className="review-item">
+    <li className="review-item" data-testid="review-item" data-check-in-id={visit.id}>
       <div className="review-who">
         <strong>{visitWho(visit)}</strong> in at {clock(visit.checked_in_at)} at {visit.desk_id}
         {visit.scanned_by ? `, scanned by ${visit.scanned_by}` : ""}
@@ -206,10 +206,16 @@ function ReviewItem({ visit, onDone }: { visit: Visit; onDone: () => void }) {
           maxLength={200}
           onChange={(e) => setNote(e.target.value)}
         />
-        <button type="button" className="btn" disabled={busy} onClick={() => decide("keep")}>
+        <button type="button" className="btn" data-testid="review-keep" disabled={busy} onClick={() => decide("keep")}>
           Keep
         </button>
-        <button type="button" className="btn btn-danger" disabled={busy} onClick={() => decide("void")}>
+        <button
+          type="button"
+          className="btn btn-danger"
+          data-testid="review-void"
+          disabled={busy}
+          onClick={() => decide("void")}
+        >
           Void
         </button>
       </div>

@@ -119,7 +119,7 @@ function ResultActions({
   return (
     <div className="result-actions">
       {overridable && !asking && (
-        <button type="button" className="btn btn-warn" onClick={() => setAsking(true)}>
+        <button type="button" className="btn btn-warn" data-testid="let-in-anyway" onClick={() => setAsking(true)}>
           Let in anyway…
         </button>
       )}
@@ -129,6 +129,7 @@ function ResultActions({
             <span>Why let {name} in? (required)</span>
             <input
               type="text"
+              data-testid="override-reason"
               value={reason}
               autoFocus
               maxLength={200}
@@ -140,7 +141,7 @@ function ResultActions({
               placeholder="e.g. renewed at the counter today"
             />
           </label>
-          <button type="submit" className="btn btn-warn">
+          <button type="submit" className="btn btn-warn" data-testid="override-submit">
             Let in
           </button>
           <button type="button" className="btn btn-quiet" onClick={() => setAsking(false)}>
