@@ -135,9 +135,12 @@ impl Desk {
         self.shared.subscribe()
     }
 
-    /// "Retry now": the next connection attempt happens at once.
+    /// "Retry now": the next connection attempt happens at once. Pressed while live it
+    /// does nothing (a stored wake-up would skip the first wait of the next outage).
     pub fn retry_now(&self) {
-        self.shared.retry_now.notify_one();
+        if self.shared.state() != ConnectionState::Live {
+            self.shared.retry_now.notify_one();
+        }
     }
 
     pub fn counts(&self) -> Result<Counts> {

@@ -54,8 +54,11 @@ pub fn artifacts_dir(test: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Two distinct free ports (both held while choosing, so they cannot coincide).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
 
 pub struct App {
@@ -72,8 +75,7 @@ impl App {
     /// fresh tauri-driver.
     pub async fn launch(env: &[(&str, String)], artifacts: PathBuf) -> App {
         require_desktop();
-        let port = free_port();
-        let native_port = free_port();
+        let (port, native_port) = free_ports();
         let log = std::fs::File::create(artifacts.join("tauri-driver.log")).unwrap();
         let mut cmd = Command::new(tauri_driver());
         cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
@@ -87,10 +89,17 @@ impl App {
             panic!("cannot start tauri-driver ({e}); install it with `cargo install --locked tauri-driver` (scripts/test.sh does)")
         });
         let url = format!("http://127.0.0.1:{port}");
+        // tauri-driver listens at once but starts WebKitWebDriver (on the native port)
+        // beside it; a session asked for before that one listens fails to connect.
         let deadline = Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {url}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for listening in [port, native_port] {
+            while tokio::net::TcpStream::connect(("127.0.0.1", listening)).await.is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver or WebKitWebDriver did not listen on port {listening}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
@@ -209,30 +218,43 @@ impl App {
         let _ = self.driver.kill().await;
     }
 
-    /// Resident memory of the app and its WebKit helper processes, in KiB (Linux
-    /// /proc; for the bench).
-    pub fn app_rss_kib(&self) -> Option<u64> {
-        let name: String = app_binary().file_name()?.to_string_lossy().chars().take(15).collect();
+    /// Memory of the app and its WebKit helper processes (Linux /proc; for the bench):
+    /// per process, its name, resident KiB and proportional KiB (shared pages split
+    /// between the processes that map them, so the PSS figures add up honestly).
+    pub fn app_memory(&self) -> Vec<(String, u64, u64)> {
+        let Some(name) = app_binary().file_name().map(|n| n.to_string_lossy().chars().take(15).collect::<String>())
+        else {
+            return Vec::new();
+        };
+        let kib = |text: &str, key: &str| {
+            text.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l[key.len()..].split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let mut procs = Vec::new();
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
             let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
-            let field =
-                |key: &str| status.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_owned());
-            let ppid = field("PPid:").and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
-            let rss = field("VmRSS:").and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0);
-            procs.push((pid, ppid, field("Name:").unwrap_or_default(), rss));
+            let proc_name = status.lines().next().and_then(|l| l.strip_prefix("Name:")).unwrap_or("").trim().to_owned();
+            procs.push((pid, kib(&status, "PPid:") as u32, proc_name, kib(&status, "VmRSS:")));
         }
         let mut tree: Vec<u32> = procs.iter().filter(|p| p.2 == name).map(|p| p.0).collect();
-        if tree.is_empty() {
-            return None;
-        }
         let mut i = 0;
         while i < tree.len() {
             let parent = tree[i];
             tree.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
             i += 1;
         }
-        Some(procs.iter().filter(|p| tree.contains(&p.0)).map(|p| p.3).sum())
+        procs
+            .iter()
+            .filter(|p| tree.contains(&p.0))
+            .map(|p| {
+                let pss = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", p.0))
+                    .map(|t| kib(&t, "Pss:"))
+                    .unwrap_or(0);
+                (p.2.clone(), p.3, pss)
+            })
+            .collect()
     }
 }

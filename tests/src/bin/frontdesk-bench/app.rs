@@ -7,8 +7,9 @@
 //!    WebDriver request that starts the process to the sign-in form being in the page.
 //!    Then the same with a sign-in kept in the keychain: to the scan field, and to the
 //!    banner saying live (connected, ready to confirm scans).
-//! 2. **Idle memory**: signed in, live, idle for `--idle` seconds: resident memory of
-//!    the app and its WebKit processes (web content, network), summed.
+//! 2. **Idle memory**: signed in, live, idle for `--idle` seconds: memory of the app
+//!    and its WebKit processes (web content, network), per process, as PSS (shared
+//!    pages split between the processes mapping them) and as RSS.
 //! 3. **Scan to result**: `--scans` card scans typed into the scan field as a wedge
 //!    reader does (code, Enter), timed inside the page from the Enter key to the result
 //!    panel showing this scan's verdict; online (the server's answer) and then offline
@@ -119,13 +120,21 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
     let app = App::launch(&app_env(&server, &kept), artifacts.clone()).await;
     app.wait_attr("connection-state", "data-state", "live").await;
     tokio::time::sleep(Duration::from_secs(args.idle)).await;
-    match app.app_rss_kib() {
-        Some(kib) => println!(
-            "idle memory after {} s live: {:.1} MiB resident (app + WebKit web and network processes)",
+    let memory = app.app_memory();
+    if memory.is_empty() {
+        println!("idle memory: the app's processes were not found in /proc");
+    } else {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let (rss, pss): (u64, u64) = memory.iter().fold((0, 0), |(r, p), m| (r + m.1, p + m.2));
+        println!(
+            "idle memory after {} s live: {:.1} MiB proportional (PSS), {:.1} MiB resident (RSS, counts shared libraries once per process)",
             args.idle,
-            kib as f64 / 1024.0
-        ),
-        None => println!("idle memory: the app's processes were not found in /proc"),
+            mib(pss),
+            mib(rss)
+        );
+        for (name, rss, pss) in &memory {
+            println!("  {name:<24} PSS {:>7.1} MiB  RSS {:>7.1} MiB", mib(*pss), mib(*rss));
+        }
     }
 
     // 3. Scan to result, online then offline.
