@@ -10,7 +10,10 @@ source scripts/lib.sh
 prepare
 build_ui
 step "build the server and the app (release)"
-cargo build --locked --release -p frontdesk-server -p frontdesk-app
+# One package at a time: built together, cargo would unify their dependencies' features
+# and rebuild what the bench and earlier runs already built separately.
+cargo build --locked --release -p frontdesk-server
+cargo build --locked --release -p frontdesk-app
 
 listen="${FRONTDESK_LISTEN:-127.0.0.1:8080}"
 mkdir -p data
