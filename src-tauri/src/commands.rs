@@ -89,7 +89,8 @@ pub async fn check_in(shell: State<'_, Shell>, request: CheckInRequest) -> Resul
         _ => None,
     };
     let overridden = non_empty(&request.override_reason);
-    let online = desk.status().state == ConnectionState::Live;
+    // Over HTTP fallback the server still answers each scan: wait for it as when live.
+    let online = matches!(desk.status().state, ConnectionState::Live | ConnectionState::HttpFallback);
     let (member, verdict) = desk.judge_check_in(&who)?;
     if !online && overridden.is_none() && verdict.provisional != Provisional::Accepted {
         let mut result = scan::turned_away(card, member, &verdict, Utc::now().date_naive());
@@ -98,11 +99,22 @@ pub async fn check_in(shell: State<'_, Shell>, request: CheckInRequest) -> Resul
     }
     let mut events = desk.subscribe();
     let scanned = desk.check_in(who, overridden.clone())?;
-    let mut result = match online {
+    let answer = match online {
         true => wait_for_answer(&mut events, &scanned.entry, member.clone()).await,
         false => None,
-    }
-    .unwrap_or_else(|| scan::queued(&scanned.entry, member, online, overridden.is_some()));
+    };
+    let mut result = match answer {
+        Some(answer) => answer,
+        // The server is slow to answer: never show "let in" for someone the member list
+        // turns away; the server's answer still follows as a `settled` update.
+        None if overridden.is_none() && verdict.provisional != Provisional::Accepted => {
+            let mut pending = scan::turned_away(card, member, &verdict, Utc::now().date_naive());
+            pending.op_id = Some(scanned.entry.op_id.to_string());
+            pending.message = format!("{} Waiting for the server's answer.", pending.message);
+            pending
+        }
+        None => scan::queued(&scanned.entry, member, online, overridden.is_some()),
+    };
     result.elapsed_ms = elapsed_ms(started);
     Ok(result)
 }
@@ -118,7 +130,7 @@ pub async fn check_out(shell: State<'_, Shell>, request: CheckOutRequest) -> Res
         (None, None, Some(visit)) => Who::Visit(visit),
         _ => return Err(UiError::new("invalid_input", "Scan a card, or pick a member or a visit to check out.")),
     };
-    let online = desk.status().state == ConnectionState::Live;
+    let online = matches!(desk.status().state, ConnectionState::Live | ConnectionState::HttpFallback);
     let member = desk.cached_member(&who)?;
     let mut events = desk.subscribe();
     let scanned = desk.check_out(who)?;

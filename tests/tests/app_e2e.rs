@@ -118,7 +118,10 @@ async fn front_desk_and_manager_through_the_real_app() {
     // "let in anyway" with a reason queues it as an override.
     let text = scan_expect(&app, "D0182", "rejected").await;
     assert!(text.to_lowercase().contains("expired"), "the cached reason is shown offline: {text}");
-    app.wait_text("outbox-count", "3").await;
+    let panel = app.wait("scan-result").await;
+    assert_eq!(panel.attr("data-op-id").await.unwrap().filter(|id| !id.is_empty()), None, "nothing was queued");
+    let pending = frontdesk_desk::outbox::Outbox::open(&app_data).unwrap().counts().unwrap().pending;
+    assert_eq!(pending, 3, "a member the cached list turns away is not queued without an override");
     app.click("let-in-anyway").await;
     app.type_into("override-reason", "renewed at the counter").await;
     app.click("override-submit").await;
