@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use frontdesk_protocol::api::DeskPresence;
 
+use crate::service::Transport;
+
 /// A desk in HTTP fallback counts as online this long after its last report; desks
 /// repeat their report well within it.
 pub const HTTP_ONLINE_WINDOW: Duration = Duration::from_secs(90);
@@ -21,21 +23,6 @@ pub const MAX_DESK_ID_CHARS: usize = 64;
 /// An offline desk not heard from for this long is dropped from the registry, so desk
 /// ids that stopped being used (or were made up) do not pile up for ever.
 const FORGET_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    WebSocket,
-    Http,
-}
-
-impl Transport {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::WebSocket => "websocket",
-            Self::Http => "http",
-        }
-    }
-}
 
 /// What the registry knows of one desk.
 #[derive(Debug)]
@@ -71,7 +58,7 @@ impl Desk {
         DeskPresence {
             desk_id: desk_id.to_owned(),
             online: transport.is_some(),
-            transport: transport.map(|t| t.as_str().to_owned()),
+            transport: transport.map(|t| t.presence_name().to_owned()),
             queued: self.queued,
             user_name: self.user_name.clone(),
             last_seen_at: Some(self.last_seen_at),

@@ -10,16 +10,25 @@ use crate::metrics::AckLabels;
 use crate::state::Shared;
 use crate::store::StoreError;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     WebSocket,
     Http,
 }
 
 impl Transport {
+    /// The metrics label.
     fn as_str(self) -> &'static str {
         match self {
             Self::WebSocket => "ws",
+            Self::Http => "http",
+        }
+    }
+
+    /// The name in `DeskPresence.transport` (extension `presence`).
+    pub fn presence_name(self) -> &'static str {
+        match self {
+            Self::WebSocket => "websocket",
             Self::Http => "http",
         }
     }

@@ -1,30 +1,26 @@
 // Times as the desk shows them: a wall clock ("14:02") and ages ("5 min ago").
 
-/** "14:02" in the machine's time zone (or `timeZone`, for tests); "" for an unreadable time. */
-export function clock(iso: string | null | undefined, timeZone?: string): string {
+function formatTime(iso: string | null | undefined, timeZone: string | undefined, seconds: boolean): string {
   if (!iso) return "";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
   return new Intl.DateTimeFormat("en-GB", {
     hour: "2-digit",
     minute: "2-digit",
+    ...(seconds ? { second: "2-digit" } : {}),
     hourCycle: "h23",
     timeZone,
   }).format(date);
 }
 
+/** "14:02" in the machine's time zone (or `timeZone`, for tests); "" for an unreadable time. */
+export function clock(iso: string | null | undefined, timeZone?: string): string {
+  return formatTime(iso, timeZone, false);
+}
+
 /** "14:02:07", for the details panel where seconds matter. */
 export function clockSeconds(iso: string | null | undefined, timeZone?: string): string {
-  if (!iso) return "";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  return new Intl.DateTimeFormat("en-GB", {
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
-    timeZone,
-  }).format(date);
+  return formatTime(iso, timeZone, true);
 }
 
 /** "just now", "40 s", "5 min", "3 h 10 min", "2 days". */
