@@ -56,6 +56,7 @@ mod tests {
             frozen_from: None,
             frozen_until: None,
             created_at: Utc::now(),
+            ..Default::default()
         }
     }
 

@@ -427,6 +427,7 @@ mod tests {
             frozen_from: None,
             frozen_until: None,
             created_at: Utc::now(),
+            ..Default::default()
         };
         outbox.store_roster_page(std::slice::from_ref(&member), "v1").unwrap();
         assert_eq!(outbox.roster_by_card("D0001").unwrap(), Some(member.clone()));
@@ -450,6 +451,7 @@ mod tests {
             frozen_from: None,
             frozen_until: None,
             created_at: Utc::now(),
+            ..Default::default()
         };
         let members = [
             member("m1", "Ann Lee", "D0001", Some("+44 20 7946 0001")),

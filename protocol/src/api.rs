@@ -163,6 +163,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserSummary {
     pub id: String,
     pub username: String,
@@ -198,4 +199,170 @@ pub struct DeskPresence {
     /// When the server last heard from the desk (absent: only known from today's visits).
     #[serde(default)]
     pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+// ---------------------------------------------------------------- extension `admin`
+// The calls a manager's and an admin's screens need (docs/protocol.md, "Setting up a
+// gym"). v1 desks never send them.
+
+/// `POST /locations` (admin). Omitted settings take [`crate::Location::new`]'s defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewLocation {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub capacity: Option<i64>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub max_stay_minutes: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub reentry_window_minutes: Option<i64>,
+    #[serde(default)]
+    pub admits_other_gyms: Option<bool>,
+}
+
+/// `PATCH /locations/{id}` (admin, or a manager of that location): the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LocationPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub capacity: Option<i64>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub max_stay_minutes: Option<i64>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<u32>))]
+    pub reentry_window_minutes: Option<i64>,
+    #[serde(default)]
+    pub admits_other_gyms: Option<bool>,
+}
+
+/// `POST /users` (manager: front-desk staff and managers of their own locations;
+/// admin: anyone). Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    pub locations: Vec<String>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("locations", &self.locations)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `PATCH /users/{id}`: the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub locations: Option<Vec<String>>,
+}
+
+/// `POST /users/{id}/password`: a new password set by a manager or admin. The user's
+/// signed-in devices are signed out. Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordReset { password: <redacted> }")
+    }
+}
+
+/// `POST /members` (any staff of the home location): a new member, e.g. a walk-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewMember {
+    pub name: String,
+    pub card: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Last day of the membership, inclusive.
+    pub valid_until: chrono::NaiveDate,
+    pub home_location_id: String,
+}
+
+/// `PATCH /members/{id}` (any staff of the home location): contact details. A field
+/// given as `""` is cleared (not `name`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MemberPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `POST /members/{id}/card` (any staff of the home location): a replacement card. The
+/// old card is kept in the member's card history and no longer admits anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CardReplacement {
+    pub card: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /members/{id}/renew` (manager): the membership now runs until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Renewal {
+    pub valid_until: chrono::NaiveDate,
+}
+
+/// `POST /members/{id}/freeze` (manager): frozen from `from` (default today) until
+/// `until` inclusive (absent: until unfrozen).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Freeze {
+    #[serde(default)]
+    pub from: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub until: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One card a member has held (`GET /members/{id}/cards`), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MemberCard {
+    pub card: String,
+    pub assigned_at: DateTime<Utc>,
+    /// When it was replaced; `None` for the current card.
+    #[serde(default)]
+    pub retired_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub reason: Option<String>,
 }

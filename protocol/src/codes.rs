@@ -75,12 +75,18 @@ pub enum RejectionCode {
     RecentCheckIn,
     LocationForbidden,
     InvalidRequest,
+    /// Extension `members`: the member's home gym is another one and this gym admits
+    /// only its own members.
+    HomeGymOnly,
 }
 
 impl RejectionCode {
     /// Whether staff may let the member in anyway with an `override` reason.
     pub fn overridable(self) -> bool {
-        matches!(self, Self::MembershipExpired | Self::MembershipFrozen | Self::CapacityReached | Self::RecentCheckIn)
+        matches!(
+            self,
+            Self::MembershipExpired | Self::MembershipFrozen | Self::CapacityReached | Self::RecentCheckIn | Self::HomeGymOnly
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +100,7 @@ impl RejectionCode {
             Self::RecentCheckIn => "recent_check_in",
             Self::LocationForbidden => "location_forbidden",
             Self::InvalidRequest => "invalid_request",
+            Self::HomeGymOnly => "home_gym_only",
         }
     }
 }
@@ -205,11 +212,12 @@ mod tests {
             RecentCheckIn,
             LocationForbidden,
             InvalidRequest,
+            HomeGymOnly,
         ]
         .into_iter()
         .filter(|c| c.overridable())
         .collect();
-        assert_eq!(overridable, [MembershipExpired, MembershipFrozen, CapacityReached, RecentCheckIn]);
+        assert_eq!(overridable, [MembershipExpired, MembershipFrozen, CapacityReached, RecentCheckIn, HomeGymOnly]);
     }
 
     #[test]

@@ -38,17 +38,18 @@ impl Role {
 }
 
 /// Whether a member may enter, as of a given day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
+    #[default]
     Active,
     Expired,
     Frozen,
 }
 
 /// A gym member as the server knows them and the desk caches them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Member {
     pub id: String,
@@ -70,6 +71,17 @@ pub struct Member {
     /// When the member record was created. A queued check-in from before this moment
     /// cannot be judged and is accepted for review.
     pub created_at: DateTime<Utc>,
+    /// Extension `members`: contact e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Extension `members`: the member's id in the gym's billing or membership system,
+    /// by which CSV imports match rows to members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Extension `members`: the member's home gym. Another gym may admit only its own
+    /// members (`Location::admits_other_gyms`). `None`: no home gym (admitted everywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_location_id: Option<String>,
 }
 
 impl Member {
@@ -204,6 +216,9 @@ pub enum EventKind {
     MemberCheckedIn,
     MemberCheckedOut,
     VisitReviewed,
+    /// Extension `members`: a member was created or changed. With `member`, desks update
+    /// their cached roster from it at once; without (a bulk import), they sync the roster.
+    MemberUpdated,
     /// A kind this build does not know (sent by a newer server): kept, not fatal.
     #[serde(other)]
     Unknown,
@@ -230,18 +245,56 @@ pub struct Event {
     /// Set on events of a visit let in by a staff override.
     #[serde(default, rename = "override", skip_serializing_if = "std::ops::Not::not")]
     pub override_: bool,
+    /// On `member_updated` (extension `members`): the member as now stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<Member>,
 }
 
 /// A location (gym).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Location {
     pub id: String,
     pub name: String,
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub capacity: i64,
     /// Minutes after a check-out during which the same member may not re-enter (0 = off).
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub reentry_window_minutes: i64,
     /// Visits open longer than this are closed by the server.
+    #[cfg_attr(feature = "specta", specta(type = u32))]
     pub max_stay_minutes: i64,
+    /// IANA time zone name (`Europe/Berlin`) of the gym; `UTC` unless set.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Whether members whose home gym is another one may check in here. When false they
+    /// are turned away with `home_gym_only` (overridable).
+    #[serde(default = "default_true")]
+    pub admits_other_gyms: bool,
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Location {
+    /// A location with the defaults of a new gym: capacity 100, 4 h maximum stay, no
+    /// re-entry window, UTC, open to members of the chain's other gyms.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            capacity: 100,
+            reentry_window_minutes: 0,
+            max_stay_minutes: 240,
+            time_zone: default_time_zone(),
+            admits_other_gyms: true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +313,7 @@ mod tests {
             frozen_from: frozen.map(|(f, _)| d(f)),
             frozen_until: frozen.and_then(|(_, u)| u.map(d)),
             created_at: Utc::now(),
+            ..Default::default()
         }
     }
 

@@ -18,17 +18,20 @@ pub struct Cli {
     #[arg(long, env = "FRONTDESK_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Directory for the SQLite database and the demo JWT secret (created if missing).
-    #[arg(long, env = "FRONTDESK_DATA_DIR")]
+    #[arg(long, env = "FRONTDESK_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Another store, e.g. `postgres://…` for the scale-out deployment.
-    #[arg(long, env = "FRONTDESK_DATABASE_URL")]
+    #[arg(long, env = "FRONTDESK_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Seed the deterministic demo data (idempotent) and print the sign-in details.
     #[arg(long)]
     pub demo: bool,
     /// A TOML file with any of the settings below (documented in docs/server.md).
-    #[arg(long, env = "FRONTDESK_CONFIG")]
+    #[arg(long, env = "FRONTDESK_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// Without a subcommand the server runs.
+    #[command(subcommand)]
+    pub command: Option<crate::admin_cli::Command>,
 }
 
 /// Values from the optional TOML file; every key optional.
@@ -56,6 +59,7 @@ struct FileSettings {
     sweep_interval_ms: Option<u64>,
     drain_spread_ms: Option<u64>,
     socket_send_buffer: Option<usize>,
+    watch_interval_ms: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -87,6 +91,9 @@ pub struct Settings {
     /// SO_SNDBUF for accepted connections in bytes; 0 leaves it to the OS. A bound
     /// makes a stalled desk show up as a full session queue (4008) sooner.
     pub socket_send_buffer: usize,
+    /// How often the server looks for changes another process wrote to the store
+    /// (`frontdesk-server admin` while it runs).
+    pub watch_interval: Duration,
     pub issuer: String,
     pub audience: String,
 }
@@ -192,6 +199,7 @@ impl Settings {
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),
             drain_spread: Duration::from_millis(pick!("FRONTDESK_DRAIN_SPREAD_MS", drain_spread_ms, 30_000)),
             socket_send_buffer: pick!("FRONTDESK_SOCKET_SEND_BUFFER", socket_send_buffer, 0),
+            watch_interval: Duration::from_millis(pick!("FRONTDESK_WATCH_INTERVAL_MS", watch_interval_ms, 1000).max(10)),
             issuer: "frontdesk".into(),
             audience: "frontdesk-desk".into(),
         };

@@ -1,5 +1,6 @@
-//! The demo data of SERVER.md, seeded once and idempotently: location `demo`, three
-//! staff users, members `D0001`–`D0200` (1–180 active, 181–190 expired, 191–200 frozen).
+//! The demo data of SERVER.md, seeded once and idempotently: locations `demo` and
+//! `north`, three staff users (manager and admin at both gyms), members `D0001`–`D0200`
+//! of Demo Gym (1–180 active, 181–190 expired, 191–200 frozen).
 //! Names, phones, cards and ids are fixed; membership dates are relative to the day of
 //! seeding so the statuses stay as described however long the demo runs.
 
@@ -11,11 +12,13 @@ use crate::auth::password;
 use crate::store::{Store, UserRecord};
 
 pub const LOCATION_ID: &str = "demo";
+pub const NORTH_ID: &str = "north";
 
-pub const USERS: &[(&str, &str, &str, Role)] = &[
-    ("frontdesk", "frontdesk-demo", "Front Desk", Role::FrontDesk),
-    ("manager", "manager-demo", "Gym Manager", Role::Manager),
-    ("admin", "admin-demo", "IT Admin", Role::Admin),
+/// Username, password, name, role, and whether the user also works at `north`.
+pub const USERS: &[(&str, &str, &str, Role, bool)] = &[
+    ("frontdesk", "frontdesk-demo", "Front Desk", Role::FrontDesk, false),
+    ("manager", "manager-demo", "Gym Manager", Role::Manager, true),
+    ("admin", "admin-demo", "IT Admin", Role::Admin, true),
 ];
 
 const FIRST: &[&str] = &[
@@ -51,23 +54,27 @@ pub fn member(n: u32, today: NaiveDate) -> Member {
         frozen_from,
         frozen_until,
         created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("valid date"),
+        home_location_id: Some(LOCATION_ID.into()),
+        ..Default::default()
     };
     m.status = m.status_on(today);
     m
 }
 
 pub async fn seed(store: &dyn Store) -> anyhow::Result<()> {
-    store
-        .upsert_location(&Location {
-            id: LOCATION_ID.into(),
-            name: "Demo Gym".into(),
-            capacity: 150,
-            reentry_window_minutes: 0,
-            max_stay_minutes: 240,
-        })
-        .await?;
-    for (i, (username, pass, name, role)) in USERS.iter().enumerate() {
-        if store.user_by_username(username).await?.is_some() {
+    store.upsert_location(&Location { capacity: 150, ..Location::new(LOCATION_ID, "Demo Gym") }).await?;
+    store.upsert_location(&Location { capacity: 60, ..Location::new(NORTH_ID, "Demo Gym North") }).await?;
+    for (i, (username, pass, name, role, north)) in USERS.iter().enumerate() {
+        let mut locations = vec![LOCATION_ID.to_owned()];
+        if *north {
+            locations.push(NORTH_ID.into());
+        }
+        if let Some(mut existing) = store.user_by_username(username).await? {
+            // A demo database from before `north` existed: bind the user to it as well.
+            if locations.iter().any(|l| !existing.locations.contains(l)) {
+                existing.locations = locations;
+                store.update_user(&existing, &crate::auth::Actor::command_line(), Utc::now()).await?;
+            }
             continue;
         }
         let pass = pass.to_string();
@@ -80,7 +87,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<()> {
                 role: *role,
                 password_hash: hash,
                 disabled: false,
-                locations: vec![LOCATION_ID.into()],
+                locations,
             })
             .await?;
     }
@@ -92,8 +99,10 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<()> {
 }
 
 pub fn sign_in_details(server: &str) -> String {
-    let mut text = format!("Demo data is ready at {server} (location \"{LOCATION_ID}\", Demo Gym). Sign in as:\n");
-    for (user, pass, _, role) in USERS {
+    let mut text = format!(
+        "Demo data is ready at {server} (locations \"{LOCATION_ID}\", Demo Gym, and \"{NORTH_ID}\", Demo Gym North). Sign in as:\n"
+    );
+    for (user, pass, _, role, _) in USERS {
         text.push_str(&format!("  {user:<10} / {pass:<15} ({})\n", role.as_str()));
     }
     text.push_str("Cards D0001-D0180 are active, D0181-D0190 expired, D0191-D0200 frozen.");

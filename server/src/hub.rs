@@ -23,18 +23,24 @@ pub struct Published {
 #[derive(Debug, Clone)]
 pub enum Control {
     UserDisabled { user_id: String },
+    /// A manager changed the user's role or gyms, or reset their password: the
+    /// sessions they hold may no longer match what they are allowed.
+    RightsChanged { user_id: String },
 }
 
 pub struct Hub {
     capacity: usize,
     locations: Mutex<HashMap<String, broadcast::Sender<Arc<Published>>>>,
     control: broadcast::Sender<Control>,
+    /// Highest seq published per location, so events written by another process (the
+    /// command line, another instance) can be told apart and published here too.
+    published: Mutex<HashMap<String, i64>>,
 }
 
 impl Hub {
     /// `capacity`: events a subscriber may fall behind before it counts as lagging.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(16), locations: Mutex::new(HashMap::new()), control: broadcast::channel(256).0 }
+        Self { capacity: capacity.max(16), locations: Mutex::new(HashMap::new()), control: broadcast::channel(256).0, published: Mutex::default() }
     }
 
     fn sender(&self, location_id: &str) -> broadcast::Sender<Arc<Published>> {
@@ -48,9 +54,21 @@ impl Hub {
 
     pub fn publish(&self, event: &Event) {
         let frame = serde_json::to_string(&ServerFrame::Event(event.clone())).expect("events serialise");
+        self.note_published(&event.location_id, event.seq);
         let published = Arc::new(Published { seq: event.seq, frame: frame.into() });
         // No receivers is fine: nobody is watching this location right now.
         let _ = self.sender(&event.location_id).send(published);
+    }
+
+    /// Records that events up to `seq` of a location were published (or need not be).
+    pub fn note_published(&self, location_id: &str, seq: i64) {
+        let mut map = self.published.lock().expect("hub lock");
+        let known = map.entry(location_id.to_owned()).or_insert(seq);
+        *known = (*known).max(seq);
+    }
+
+    pub fn last_published(&self, location_id: &str) -> Option<i64> {
+        self.published.lock().expect("hub lock").get(location_id).copied()
     }
 
     pub fn control(&self) -> broadcast::Receiver<Control> {

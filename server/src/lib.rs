@@ -2,16 +2,19 @@
 //! HTTP API and WebSocket sessions on a listener until the shutdown token fires, then
 //! drains (1012 to every session with spread reconnect hints) and returns.
 
+pub mod admin_cli;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod import;
 pub mod metrics;
 pub mod presence;
 pub mod rules;
 pub mod service;
+pub mod setup;
 pub mod state;
 pub mod store;
 pub mod ws;
@@ -28,6 +31,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::Result<()> {
     let sweeper = tokio::spawn(sweep_overdue_visits(state.clone()));
+    let follower = tokio::spawn(follow_outside_writes(state.clone()));
     let app = http::router(state.clone());
     let send_buffer = state.settings.socket_send_buffer;
     let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
@@ -46,6 +50,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::
         tracing::warn!(open, "some sessions did not close within the drain timeout");
     }
     sweeper.abort();
+    follower.abort();
     state.store.close().await;
     tracing::info!("server stopped");
     Ok(())
@@ -70,6 +75,57 @@ async fn sweep_overdue_visits(state: Shared) {
                 }
             }
             Err(e) => tracing::error!(error = %e, "could not close overdue visits"),
+        }
+    }
+}
+
+/// Publishes what other processes committed to the same store: members imported or a
+/// user disabled by `frontdesk-server admin` while the server runs. Reading the seqs is
+/// one small query a tick; sessions drop an event they already sent, so an event this
+/// publishes as well as its writer is harmless.
+async fn follow_outside_writes(state: Shared) {
+    let mut tick = tokio::time::interval(state.settings.watch_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut disabled: Option<std::collections::HashSet<String>> = None;
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match state.store.location_seqs().await {
+            Ok(seqs) => {
+                for (location_id, seq) in seqs {
+                    match state.hub.last_published(&location_id) {
+                        None => state.hub.note_published(&location_id, seq),
+                        Some(published) if seq > published => {
+                            match state.store.events_between(&location_id, published, seq, 1000).await {
+                                Ok(events) => {
+                                    for event in &events {
+                                        state.publish(event);
+                                    }
+                                    // Trimmed past retention: nothing left to publish below seq.
+                                    state.hub.note_published(&location_id, seq.min(published + 1000));
+                                }
+                                Err(e) => tracing::warn!(error = %e, "could not read events written elsewhere"),
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check for changes written elsewhere"),
+        }
+        match state.store.disabled_user_ids().await {
+            Ok(ids) => {
+                let now: std::collections::HashSet<String> = ids.into_iter().collect();
+                if let Some(before) = &disabled {
+                    for user_id in now.difference(before) {
+                        state.hub.send_control(crate::hub::Control::UserDisabled { user_id: user_id.clone() });
+                    }
+                }
+                disabled = Some(now);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check for disabled users"),
         }
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use frontdesk_server::config::{Cli, ProcessEnv, Settings, redact_url};
 use frontdesk_server::state::AppState;
+use frontdesk_server::admin_cli::{self, Command};
 use frontdesk_server::{demo, store};
 
 #[tokio::main]
@@ -21,7 +22,7 @@ async fn main() -> ExitCode {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("frontdesk-server: {err:#}");
             ExitCode::from(2)
@@ -29,16 +30,28 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.take();
     let mut settings = Settings::load(&cli, &ProcessEnv)?;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    if let Some(Command::Admin { action }) = command {
+        // Set-up needs the store, not the signing secret.
+        let store = store::open(&settings.database_url, settings.event_retention)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&settings.database_url)))?;
+        let code = admin_cli::run(action, &*store).await;
+        store.close().await;
+        return Ok(ExitCode::from(code));
+    }
     settings.ensure_jwt_secret()?;
     let store = store::open(&settings.database_url, settings.event_retention)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&settings.database_url)))?;
     if settings.demo {
         demo::seed(&*store).await.context("cannot seed the demo data")?;
+    } else if store.user_count().await? == 0 {
+        eprintln!("{}", first_admin_hint(&settings));
     }
     let listener = bind(settings.listen).with_context(|| {
         format!("cannot listen on {}: another program may be using it; choose another with --listen", settings.listen)
@@ -61,7 +74,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::info!("shutdown requested; draining sessions");
         shutdown.cancel();
     });
-    frontdesk_server::serve(listener, state).await
+    frontdesk_server::serve(listener, state).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What IT reads on the first start of a real gym's server: nobody can sign in yet.
+fn first_admin_hint(settings: &Settings) -> String {
+    let store = if settings.database_url.starts_with("sqlite:") {
+        format!("--data-dir {}", settings.data_dir.display())
+    } else {
+        "--database-url …".to_owned()
+    };
+    format!(
+        "No staff accounts exist yet, so nobody can sign in. Set the gym up with (the server may keep running):\n  \
+         frontdesk-server admin create-location {store} --id main --name \"My Gym\" --capacity 150 --time-zone Europe/London\n  \
+         FRONTDESK_NEW_PASSWORD='…' frontdesk-server admin create-user {store} --username admin --name \"IT Admin\" --role admin --location main\n\
+         then add staff in the app (or with admin create-user) and members with admin import-members --location main members.csv.\n\
+         Or start with --demo to try Frontdesk with demo data."
+    )
 }
 
 /// Binds with a deep accept queue: after a restart thousands of desks reconnect within

@@ -78,6 +78,18 @@ pub fn judge_check_in(f: &CheckInFacts<'_>) -> Verdict {
             },
         )),
     }
+    if !f.location.admits_other_gyms
+        && let Some(home) = member.home_location_id.as_deref()
+        && home != f.location.id
+    {
+        failures.push((
+            RejectionCode::HomeGymOnly,
+            format!(
+                "{}'s home gym is another one ({home}), and {} admits only its own members.",
+                member.name, f.location.name
+            ),
+        ));
+    }
     if f.location.reentry_window_minutes > 0
         && let Some(out) = f.last_checkout_at
     {
@@ -132,13 +144,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn location() -> Location {
-        Location {
-            id: "demo".into(),
-            name: "Demo Gym".into(),
-            capacity: 2,
-            reentry_window_minutes: 0,
-            max_stay_minutes: 240,
-        }
+        Location { capacity: 2, ..Location::new("demo", "Demo Gym") }
     }
 
     fn member(valid_until: &str) -> Member {
@@ -152,6 +158,7 @@ mod tests {
             frozen_from: None,
             frozen_until: None,
             created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            ..Default::default()
         }
     }
 
@@ -173,6 +180,23 @@ mod tests {
             Verdict::Reject { code, .. } => Some(code),
             Verdict::Accept { .. } => None,
         }
+    }
+
+    #[test]
+    fn a_gym_for_its_own_members_turns_away_other_gyms_members_overridably() {
+        let mut loc = location();
+        loc.admits_other_gyms = false;
+        let mut m = member("2027-01-01");
+        m.home_location_id = Some("north".into());
+        let f = facts(&loc, Some(&m), "2026-11-22T10:00:00Z");
+        assert!(matches!(judge_check_in(&f), Verdict::Reject { code: RejectionCode::HomeGymOnly, .. }));
+        m.home_location_id = Some(loc.id.clone());
+        assert!(matches!(judge_check_in(&facts(&loc, Some(&m), "2026-11-22T10:00:00Z")), Verdict::Accept { .. }));
+        m.home_location_id = None;
+        assert!(matches!(judge_check_in(&facts(&loc, Some(&m), "2026-11-22T10:00:00Z")), Verdict::Accept { .. }));
+        loc.admits_other_gyms = true;
+        m.home_location_id = Some("north".into());
+        assert!(matches!(judge_check_in(&facts(&loc, Some(&m), "2026-11-22T10:00:00Z")), Verdict::Accept { .. }));
     }
 
     #[test]

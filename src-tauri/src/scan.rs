@@ -184,6 +184,7 @@ mod tests {
             frozen_from,
             frozen_until: None,
             created_at: Utc::now(),
+            ..Default::default()
         }
     }
 

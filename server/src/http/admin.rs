@@ -36,7 +36,7 @@ pub async fn audit(
 
 /// Users a manager may see and manage: those sharing a location with them, admins
 /// excepted. Admins see everyone.
-fn manages(manager: &crate::auth::Actor, user: &UserSummary) -> bool {
+pub(super) fn manages(manager: &crate::auth::Actor, user: &UserSummary) -> bool {
     match manager.role {
         Role::Admin => true,
         Role::Manager => user.role != Role::Admin && user.locations.iter().any(|l| manager.locations.contains(l)),

@@ -1,13 +1,19 @@
-//! Member search, fetch, and the roster delta desks cache for offline work.
+//! Member search, fetch, the roster delta desks cache for offline work, and (extension
+//! `members`) adding and changing members.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
-use frontdesk_protocol::api::MemberSyncPage;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use frontdesk_protocol::Member;
+use frontdesk_protocol::api::{CardReplacement, Freeze, MemberPatch, MemberSyncPage, NewMember, Renewal};
 use serde::Deserialize;
 
-use super::extract::{Auth, QueryParams};
+use super::extract::{Auth, JsonBody, QueryParams};
 use crate::error::ApiError;
+use crate::setup;
 use crate::state::Shared;
+use crate::store::{MemberEdit, MemberWrite};
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
@@ -63,4 +69,131 @@ pub async fn sync(
         cursor: format!("v{}", page.version),
         complete: page.complete,
     }))
+}
+
+// ---------------------------------------------------------------- extension `members`
+// Front-desk staff add walk-ins, edit contact details and replace lost cards; renewals
+// and freezes need a manager. Staff act on members of the gyms they work at (a member
+// without a home gym: any staff). Every change is audited and broadcast as
+// `member_updated`, so every desk's cached list follows within a second.
+
+/// Who may change this member: staff of the member's home gym.
+fn may_edit(auth: &Auth, member: &Member) -> Result<(), ApiError> {
+    match member.home_location_id.as_deref() {
+        Some(home) if !auth.0.may_use_location(home) => Err(ApiError::forbidden(format!(
+            "{} is a member of another gym ({home}); staff there can change their details.",
+            member.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn written(state: &Shared, write: MemberWrite, status: StatusCode) -> Result<Response, ApiError> {
+    match write {
+        MemberWrite::Done { member, events } => {
+            for event in &events {
+                state.publish(event);
+            }
+            Ok((status, axum::Json(member)).into_response())
+        }
+        MemberWrite::NotFound => Err(ApiError::not_found("No member has this id.")),
+        MemberWrite::CardInUse { member_name } => Err(ApiError::conflict(format!(
+            "This card already belongs to {member_name}. Use another card, or find {member_name} by name."
+        ))),
+        MemberWrite::ExternalIdInUse { member_name } => Err(ApiError::conflict(format!(
+            "This external id already belongs to {member_name}; each member of the billing system is one member here."
+        ))),
+    }
+}
+
+pub async fn create(
+    State(state): State<Shared>,
+    auth: Auth,
+    JsonBody(body): JsonBody<NewMember>,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let member = setup::new_member(&body, now).map_err(ApiError::bad_request)?;
+    let home = member.home_location_id.as_deref().unwrap_or_default();
+    auth.location(home)?;
+    if state.store.location(home).await?.is_none() {
+        return Err(ApiError::bad_request(format!("`home_location_id`: there is no location {home:?}.")));
+    }
+    let write = state.store.create_member(&member, &auth.0, now).await?;
+    written(&state, write, StatusCode::CREATED)
+}
+
+async fn edit(state: Shared, auth: Auth, id: String, edit: MemberEdit, manager: bool) -> Result<Response, ApiError> {
+    if manager {
+        auth.manager().map_err(|_| ApiError::forbidden("Only a manager can renew or freeze a membership."))?;
+    }
+    let member =
+        state.store.member(&id).await?.ok_or_else(|| ApiError::not_found("No member has this id."))?;
+    may_edit(&auth, &member)?;
+    let write = state.store.edit_member(&id, &edit, &auth.0, Utc::now()).await?;
+    written(&state, write, StatusCode::OK)
+}
+
+pub async fn update(
+    State(state): State<Shared>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(mut patch): JsonBody<MemberPatch>,
+) -> Result<Response, ApiError> {
+    if let Some(name) = &patch.name {
+        patch.name = Some(setup::member_name(name).map_err(ApiError::bad_request)?);
+    }
+    if let Some(phone) = &patch.phone {
+        patch.phone = Some(setup::phone(phone).map_err(ApiError::bad_request)?.unwrap_or_default());
+    }
+    if let Some(email) = &patch.email {
+        patch.email = Some(setup::email(email).map_err(ApiError::bad_request)?.unwrap_or_default());
+    }
+    edit(state, auth, id, MemberEdit::Contact(patch), false).await
+}
+
+pub async fn replace_card(
+    State(state): State<Shared>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CardReplacement>,
+) -> Result<Response, ApiError> {
+    let card = setup::card(&body.card).map_err(ApiError::bad_request)?;
+    let reason = body.reason.map(|r| r.chars().take(500).collect());
+    edit(state, auth, id, MemberEdit::Card { card, reason }, false).await
+}
+
+pub async fn renew(
+    State(state): State<Shared>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Renewal>,
+) -> Result<Response, ApiError> {
+    let valid_until = setup::valid_until(body.valid_until, Utc::now().date_naive()).map_err(ApiError::bad_request)?;
+    edit(state, auth, id, MemberEdit::Renew { valid_until }, true).await
+}
+
+pub async fn freeze(
+    State(state): State<Shared>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Freeze>,
+) -> Result<Response, ApiError> {
+    let from = body.from.unwrap_or_else(|| Utc::now().date_naive());
+    if let Some(until) = body.until
+        && until < from
+    {
+        return Err(ApiError::bad_request("`until` is before `from`: a freeze must end on or after the day it starts."));
+    }
+    let reason = body.reason.map(|r| r.chars().take(500).collect());
+    edit(state, auth, id, MemberEdit::Freeze { from, until: body.until, reason }, true).await
+}
+
+pub async fn unfreeze(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    edit(state, auth, id, MemberEdit::Unfreeze, true).await
+}
+
+pub async fn cards(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let member = state.store.member(&id).await?.ok_or_else(|| ApiError::not_found("No member has this id."))?;
+    may_edit(&auth, &member)?;
+    Ok(super::ok(state.store.member_cards(&id).await?))
 }

@@ -4,9 +4,11 @@ mod admin;
 mod auth;
 mod desks;
 pub mod extract;
+mod locations;
 mod members;
 mod ops;
 mod poll;
+mod staff;
 mod visits;
 
 use std::time::Instant;
@@ -28,9 +30,16 @@ pub fn router(state: Shared) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
-        .route("/members", get(members::search))
+        .route("/members", get(members::search).post(members::create))
         .route("/members/sync", get(members::sync))
-        .route("/members/{id}", get(members::fetch))
+        .route("/members/{id}", get(members::fetch).patch(members::update))
+        .route("/members/{id}/card", post(members::replace_card))
+        .route("/members/{id}/cards", get(members::cards))
+        .route("/members/{id}/renew", post(members::renew))
+        .route("/members/{id}/freeze", post(members::freeze))
+        .route("/members/{id}/unfreeze", post(members::unfreeze))
+        .route("/locations", get(locations::list).post(locations::create))
+        .route("/locations/{id}", axum::routing::patch(locations::update))
         .route("/check-ins", post(visits::check_in).get(visits::list))
         .route("/check-outs", post(visits::check_out))
         .route("/check-ins/{id}/review", post(visits::review))
@@ -39,7 +48,9 @@ pub fn router(state: Shared) -> Router {
         .route("/audit", get(admin::audit))
         .route("/desks", get(desks::list))
         .route("/desks/presence", post(desks::report))
-        .route("/users", get(admin::users))
+        .route("/users", get(admin::users).post(staff::create))
+        .route("/users/{id}", axum::routing::patch(staff::update))
+        .route("/users/{id}/password", post(staff::set_password))
         .route("/users/{id}/disable", post(admin::disable))
         .route("/users/{id}/enable", post(admin::enable))
         .route("/healthz", get(ops::healthz))

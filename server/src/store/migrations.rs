@@ -112,4 +112,24 @@ CREATE INDEX audit_log_at ON audit_log(location_id, at);
     r#"
 CREATE INDEX visits_member ON visits(member_id, location_id, checked_out_at);
 "#,
+    // 3: setting a gym up: time zones and home gyms, members' contact details and the
+    // billing system's id, the history of every card a member held.
+    r#"
+ALTER TABLE locations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE locations ADD COLUMN admits_other_gyms INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN email TEXT;
+ALTER TABLE members ADD COLUMN external_id TEXT;
+ALTER TABLE members ADD COLUMN home_location_id TEXT REFERENCES locations(id);
+CREATE UNIQUE INDEX members_external_id ON members(external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE member_cards (
+    member_id TEXT NOT NULL REFERENCES members(id),
+    card TEXT NOT NULL,
+    assigned_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    reason TEXT
+);
+CREATE INDEX member_cards_member ON member_cards(member_id);
+CREATE INDEX member_cards_card ON member_cards(card);
+INSERT INTO member_cards (member_id, card, assigned_at) SELECT id, card, created_at FROM members;
+"#,
 ];

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use frontdesk_protocol::api::{AuditEntry, UserSummary};
+use frontdesk_protocol::api::{AuditEntry, MemberCard, MemberPatch, UserSummary};
 use frontdesk_protocol::ws::{Ack, Command};
 use frontdesk_protocol::{Event, Location, Member, ReviewDecision, Role, Stats, Visit};
 
@@ -103,6 +103,59 @@ pub struct RosterPage {
     pub complete: bool,
 }
 
+/// A change to one member (extension `members`). Every edit moves the roster cursor,
+/// is audited, and is announced to every location with a `member_updated` event.
+#[derive(Debug, Clone)]
+pub enum MemberEdit {
+    Contact(MemberPatch),
+    Card { card: String, reason: Option<String> },
+    Renew { valid_until: NaiveDate },
+    Freeze { from: NaiveDate, until: Option<NaiveDate>, reason: Option<String> },
+    Unfreeze,
+}
+
+/// The answer to creating or editing a member.
+#[derive(Debug, Clone)]
+pub enum MemberWrite {
+    Done { member: Member, events: Vec<Event> },
+    NotFound,
+    /// The card belongs to another member, named here so staff can sort it out.
+    CardInUse { member_name: String },
+    ExternalIdInUse { member_name: String },
+}
+
+/// One valid row of a member CSV import (see `crate::import`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// Line in the file, for error messages (the header is line 1).
+    pub line: u64,
+    pub card: String,
+    pub name: String,
+    pub valid_until: NaiveDate,
+    /// `None`: the file has no such column, so the stored value is kept.
+    pub phone: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub external_id: Option<String>,
+    pub frozen: Option<bool>,
+}
+
+/// A row the store refuses, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Non-empty: nothing was imported.
+    pub errors: Vec<RowError>,
+    pub events: Vec<Event>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct VisitQuery<'a> {
     pub location_id: &'a str,
@@ -129,6 +182,41 @@ pub trait Store: Send + Sync + 'static {
     async fn users(&self) -> Result<Vec<UserRecord>>;
     /// Sets the flag, revokes refresh tokens when disabling, audits. False if no such user.
     async fn set_user_disabled(&self, user_id: &str, disabled: bool, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+
+    // --- setting a gym up (extension `admin`); every change is audited
+    async fn locations(&self) -> Result<Vec<Location>>;
+    /// False if a location with this id exists.
+    async fn create_location(&self, location: &Location, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+    /// False if there is no such location.
+    async fn update_location(&self, location: &Location, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+    async fn user_count(&self) -> Result<i64>;
+    /// False if the username is taken.
+    async fn create_user(&self, user: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+    /// Replaces name, role and locations. False if there is no such user.
+    async fn update_user(&self, user: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+    /// Sets a new password hash and revokes the user's refresh tokens. False if no such user.
+    async fn set_password(&self, user_id: &str, password_hash: &str, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
+    async fn create_member(&self, member: &Member, by: &Actor, now: DateTime<Utc>) -> Result<MemberWrite>;
+    async fn edit_member(&self, member_id: &str, edit: &MemberEdit, by: &Actor, now: DateTime<Utc>)
+    -> Result<MemberWrite>;
+    /// The cards a member has held, newest first.
+    async fn member_cards(&self, member_id: &str) -> Result<Vec<MemberCard>>;
+    /// Imports all rows in one transaction, or none when any row is refused (or on a dry run).
+    async fn import_members(
+        &self,
+        location_id: &str,
+        rows: &[ImportRow],
+        dry_run: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ImportOutcome>;
+    /// Writes a consistent copy of the whole store to `path` while writers go on.
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()>;
+
+    // --- what other processes wrote (the command line, other instances)
+    /// Every location's last seq.
+    async fn location_seqs(&self) -> Result<Vec<(String, i64)>>;
+    async fn disabled_user_ids(&self) -> Result<Vec<String>>;
 
     // --- refresh tokens
     async fn insert_refresh_token(&self, token: NewRefreshToken<'_>) -> Result<()>;

@@ -242,13 +242,20 @@ impl Session {
                     Some(Ok(message)) => self.on_message(message).await?,
                 },
                 message = control.recv() => {
-                    if let Ok(Control::UserDisabled { user_id }) = message
-                        && user_id == self.actor.user_id
-                    {
-                        return Err(close(
-                            CloseCode::FORBIDDEN,
-                            "Your account was disabled. Sign in with another account; queued scans are kept.",
-                        ));
+                    match message {
+                        Ok(Control::UserDisabled { user_id }) if user_id == self.actor.user_id => {
+                            return Err(close(
+                                CloseCode::FORBIDDEN,
+                                "Your account was disabled. Sign in with another account; queued scans are kept.",
+                            ));
+                        }
+                        Ok(Control::RightsChanged { user_id }) if user_id == self.actor.user_id => {
+                            return Err(close(
+                                CloseCode::FORBIDDEN,
+                                "Your account was changed by a manager. Sign in again; queued scans are kept.",
+                            ));
+                        }
+                        _ => {}
                     }
                 }
                 _ = heartbeat.tick() => {

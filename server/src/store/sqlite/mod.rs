@@ -2,6 +2,12 @@
 //! a crash and a power cut. Writes are serialised by one in-process lock, which keeps
 //! each location's `seq` gap-free and avoids SQLite's busy-upgrade deadlocks; reads run
 //! in parallel.
+//!
+//! The command path and the reads live here; setting a gym up (locations, staff) is in
+//! [`directory`], member records and the CSV import in [`members`].
+
+mod directory;
+mod members;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,9 +26,10 @@ use frontdesk_protocol::{
 };
 
 use super::{
-    Applied, NewRefreshToken, RefreshUse, Result, ReviewOutcome, RosterPage, Store, StoreError, UserRecord, VisitQuery,
-    day_bounds, parse_date,
+    Applied, ImportOutcome, ImportRow, MemberEdit, MemberWrite, NewRefreshToken, RefreshUse, Result, ReviewOutcome,
+    RosterPage, Store, StoreError, UserRecord, VisitQuery, day_bounds, parse_date,
 };
+use frontdesk_protocol::api::MemberCard;
 use crate::auth::Actor;
 use crate::rules::{self, CheckInFacts, Verdict};
 
@@ -83,6 +90,14 @@ impl SqliteStore {
 
 // ---------------------------------------------------------------- row mapping
 
+/// The member columns every member query selects, in `member_from_row`'s terms.
+macro_rules! member_columns {
+    () => {
+        "id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, email, external_id, home_location_id"
+    };
+}
+pub(crate) use member_columns;
+
 fn member_from_row(row: &SqliteRow, today: chrono::NaiveDate) -> Result<Member> {
     let mut member = Member {
         id: row.try_get("id")?,
@@ -94,6 +109,9 @@ fn member_from_row(row: &SqliteRow, today: chrono::NaiveDate) -> Result<Member> 
         frozen_from: parse_date(row.try_get("frozen_from")?),
         frozen_until: parse_date(row.try_get("frozen_until")?),
         created_at: from_ms(row.try_get("created_at")?),
+        email: row.try_get("email")?,
+        external_id: row.try_get("external_id")?,
+        home_location_id: row.try_get("home_location_id")?,
     };
     member.status = member.status_on(today);
     Ok(member)
@@ -129,6 +147,7 @@ fn visit_from_row(row: &SqliteRow) -> Result<Visit> {
                 frozen_from: parse_date(row.try_get("m_frozen_from")?),
                 frozen_until: parse_date(row.try_get("m_frozen_until")?),
                 created_at: checked_in_at,
+                ..Default::default()
             };
             Some(probe.summary(checked_in_at.date_naive()))
         }
@@ -182,6 +201,8 @@ fn location_from_row(row: &SqliteRow) -> Result<Location> {
         capacity: row.try_get("capacity")?,
         reentry_window_minutes: row.try_get("reentry_window_minutes")?,
         max_stay_minutes: row.try_get("max_stay_minutes")?,
+        time_zone: row.try_get("time_zone")?,
+        admits_other_gyms: row.try_get::<i64, _>("admits_other_gyms")? != 0,
     })
 }
 
@@ -211,6 +232,7 @@ macro_rules! user_select {
         )
     };
 }
+pub(crate) use user_select;
 
 // ---------------------------------------------------------------- transaction helpers
 
@@ -226,13 +248,13 @@ async fn find_member(
 ) -> Result<Option<Member>> {
     let row = match (&selector.card, &selector.id) {
         (Some(card), _) => {
-            sqlx::query("SELECT id, card, name, phone, valid_until, frozen_from, frozen_until, created_at FROM members WHERE card = ?")
+            sqlx::query(concat!("SELECT ", member_columns!(), " FROM members WHERE card = ?"))
                 .bind(card.trim())
                 .fetch_optional(conn)
                 .await?
         }
         (None, Some(id)) => {
-            sqlx::query("SELECT id, card, name, phone, valid_until, frozen_from, frozen_until, created_at FROM members WHERE id = ?")
+            sqlx::query(concat!("SELECT ", member_columns!(), " FROM members WHERE id = ?"))
                 .bind(id.trim())
                 .fetch_optional(conn)
                 .await?
@@ -295,10 +317,50 @@ impl SqliteStore {
             stats: Some(stats),
             auto,
             override_: visit.override_.is_some(),
+            member: None,
         };
+        self.store_event(conn, event).await
+    }
+
+    /// Announces a member change to every location (extension `members`): with the
+    /// member, desks update their cached roster at once; without, they sync it.
+    async fn append_member_events(
+        &self,
+        conn: &mut SqliteConnection,
+        member: Option<&Member>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>> {
+        let locations: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM locations ORDER BY id").fetch_all(&mut *conn).await?;
+        let mut events = Vec::with_capacity(locations.len());
+        for location_id in locations {
+            let seq: i64 =
+                sqlx::query_scalar("UPDATE locations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+                    .bind(&location_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let event = Event {
+                seq,
+                kind: EventKind::MemberUpdated,
+                at: now,
+                location_id,
+                check_in: None,
+                stats: None,
+                auto: false,
+                override_: false,
+                member: member.cloned(),
+            };
+            events.push(self.store_event(conn, event).await?);
+        }
+        Ok(events)
+    }
+
+    /// Writes an event whose seq was just taken, and trims history beyond the retention.
+    async fn store_event(&self, conn: &mut SqliteConnection, event: Event) -> Result<Event> {
+        let (location_id, seq, kind, now) = (event.location_id.as_str(), event.seq, &event.kind, event.at);
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let kind_name =
-            serde_json::to_value(&kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         sqlx::query("INSERT INTO events (location_id, seq, kind, at, payload) VALUES (?, ?, ?, ?, ?)")
             .bind(location_id)
             .bind(seq)
@@ -316,33 +378,38 @@ impl SqliteStore {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One line of the audit log: who (the actor) did what, where, to whom, and why.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AuditRecord<'a> {
+    pub location_id: &'a str,
+    pub action: &'a str,
+    pub desk_id: Option<&'a str>,
+    pub member_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub rule: Option<&'a str>,
+    pub check_in_id: Option<&'a str>,
+}
+
 async fn insert_audit(
     conn: &mut SqliteConnection,
     at: DateTime<Utc>,
-    location_id: &str,
     actor: &Actor,
-    desk_id: Option<&str>,
-    action: &str,
-    member_id: Option<&str>,
-    reason: Option<&str>,
-    rule: Option<&str>,
-    check_in_id: Option<&str>,
+    record: AuditRecord<'_>,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, location_id, user_id, username, desk_id, action, member_id, reason, rule, check_in_id) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(ms(at))
-    .bind(location_id)
+    .bind(record.location_id)
     .bind(&actor.user_id)
     .bind(&actor.username)
-    .bind(desk_id)
-    .bind(action)
-    .bind(member_id)
-    .bind(reason)
-    .bind(rule)
-    .bind(check_in_id)
+    .bind(record.desk_id)
+    .bind(record.action)
+    .bind(record.member_id)
+    .bind(record.reason)
+    .bind(record.rule)
+    .bind(record.check_in_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -445,6 +512,13 @@ impl SqliteStore {
             override_: cmd.override_.as_ref(),
         });
         let (needs_review, overridden) = match verdict {
+            Verdict::Reject { code: RejectionCode::MemberNotFound, message } => {
+                let message = match cmd.member.card.as_deref() {
+                    Some(card) => members::replaced_card_message(conn, card.trim()).await?.unwrap_or(message),
+                    None => message,
+                };
+                return Ok((Ack::rejected(cmd.op_id, RejectionCode::MemberNotFound, message), None));
+            }
             Verdict::Reject { code, message } => return Ok((Ack::rejected(cmd.op_id, code, message), None)),
             Verdict::Accept { needs_review, overridden } => (needs_review, overridden),
         };
@@ -475,19 +549,16 @@ impl SqliteStore {
         .execute(&mut *conn)
         .await?;
         for rule in &overridden {
-            insert_audit(
-                conn,
-                now,
-                &location.id,
-                actor,
-                Some(&cmd.desk_id),
-                "override",
-                member.as_ref().map(|m| m.id.as_str()),
-                override_reason.as_deref(),
-                Some(rule.as_str()),
-                Some(&visit_id),
-            )
-            .await?;
+            let record = AuditRecord {
+                location_id: &location.id,
+                action: "override",
+                desk_id: Some(&cmd.desk_id),
+                member_id: member.as_ref().map(|m| m.id.as_str()),
+                reason: override_reason.as_deref(),
+                rule: Some(rule.as_str()),
+                check_in_id: Some(&visit_id),
+            };
+            insert_audit(conn, now, actor, record).await?;
         }
         let visit = load_visit(conn, &visit_id).await?.ok_or_else(|| StoreError::Corrupt("visit vanished".into()))?;
         let event = self.append_event(conn, &location.id, EventKind::MemberCheckedIn, now, &visit, false).await?;
@@ -576,15 +647,19 @@ impl Store for SqliteStore {
     async fn upsert_location(&self, l: &Location) -> Result<()> {
         let _w = self.write.lock().await;
         sqlx::query(
-            "INSERT INTO locations (id, name, capacity, reentry_window_minutes, max_stay_minutes) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO locations (id, name, capacity, reentry_window_minutes, max_stay_minutes, time_zone, \
+             admits_other_gyms) VALUES (?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, capacity = excluded.capacity, \
-             reentry_window_minutes = excluded.reentry_window_minutes, max_stay_minutes = excluded.max_stay_minutes",
+             reentry_window_minutes = excluded.reentry_window_minutes, max_stay_minutes = excluded.max_stay_minutes, \
+             time_zone = excluded.time_zone, admits_other_gyms = excluded.admits_other_gyms",
         )
         .bind(&l.id)
         .bind(&l.name)
         .bind(l.capacity)
         .bind(l.reentry_window_minutes)
         .bind(l.max_stay_minutes)
+        .bind(&l.time_zone)
+        .bind(l.admits_other_gyms as i64)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -622,24 +697,19 @@ impl Store for SqliteStore {
 
     async fn insert_member_if_absent(&self, m: &Member) -> Result<bool> {
         let _w = self.write.lock().await;
-        let inserted = sqlx::query(
-            "INSERT INTO members (id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(version), 0) + 1 FROM members)) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.id)
-        .bind(&m.card)
-        .bind(&m.name)
-        .bind(&m.phone)
-        .bind(m.valid_until.map(|d| d.to_string()))
-        .bind(m.frozen_from.map(|d| d.to_string()))
-        .bind(m.frozen_until.map(|d| d.to_string()))
-        .bind(ms(m.created_at))
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        Ok(inserted)
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM members WHERE id = ? OR card = ?")
+            .bind(&m.id)
+            .bind(&m.card)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        let version = members::next_version(&mut tx).await?;
+        members::insert_member(&mut tx, m, version).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn location(&self, id: &str) -> Result<Option<Location>> {
@@ -688,7 +758,8 @@ impl Store for SqliteStore {
             .await?;
         let action = if disabled { "user_disabled" } else { "user_enabled" };
         for loc in &locations {
-            insert_audit(&mut tx, now, loc, by, None, action, None, Some(user_id), None, None).await?;
+            let record = AuditRecord { location_id: loc, action, reason: Some(user_id), ..Default::default() };
+            insert_audit(&mut tx, now, by, record).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -767,10 +838,10 @@ impl Store for SqliteStore {
         let escaped = query.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let digits: String = query.chars().filter(|c| c.is_ascii_digit()).collect();
         let rows = sqlx::query(
-            "SELECT id, card, name, phone, valid_until, frozen_from, frozen_until, created_at FROM members \
+            concat!("SELECT ", member_columns!(), " FROM members \
              WHERE card = ?1 OR name LIKE '%' || ?2 || '%' ESCAPE '\\' OR card LIKE ?2 || '%' ESCAPE '\\' \
              OR (?3 <> '' AND replace(replace(replace(phone, ' ', ''), '-', ''), '+', '') LIKE '%' || ?3 || '%') \
-             ORDER BY (card = ?1) DESC, name LIMIT ?4",
+             ORDER BY (card = ?1) DESC, name LIMIT ?4"),
         )
         .bind(query.trim())
         .bind(&escaped)
@@ -789,8 +860,7 @@ impl Store for SqliteStore {
 
     async fn roster_after(&self, version: i64, limit: i64) -> Result<RosterPage> {
         let rows = sqlx::query(
-            "SELECT id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, version FROM members \
-             WHERE version > ? ORDER BY version LIMIT ?",
+            concat!("SELECT ", member_columns!(), ", version FROM members WHERE version > ? ORDER BY version LIMIT ?"),
         )
         .bind(version)
         .bind(limit)
@@ -875,19 +945,16 @@ impl Store for SqliteStore {
         .bind(visit_id)
         .execute(&mut *tx)
         .await?;
-        insert_audit(
-            &mut tx,
-            now,
-            &visit.location_id,
-            actor,
-            Some(&visit.desk_id),
-            if decision == ReviewDecision::Void { "review_void" } else { "review_keep" },
-            visit.member.as_ref().map(|m| m.id.as_str()),
-            note,
-            None,
-            Some(visit_id),
-        )
-        .await?;
+        let record = AuditRecord {
+            location_id: &visit.location_id,
+            action: if decision == ReviewDecision::Void { "review_void" } else { "review_keep" },
+            desk_id: Some(&visit.desk_id),
+            member_id: visit.member.as_ref().map(|m| m.id.as_str()),
+            reason: note,
+            check_in_id: Some(visit_id),
+            ..Default::default()
+        };
+        insert_audit(&mut tx, now, actor, record).await?;
         let visit = load_visit(&mut tx, visit_id).await?.ok_or_else(|| StoreError::Corrupt("visit vanished".into()))?;
         let event =
             self.append_event(&mut tx, &visit.location_id, EventKind::VisitReviewed, now, &visit, false).await?;
@@ -1004,5 +1071,74 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn locations(&self) -> Result<Vec<Location>> {
+        self.locations_in_store().await
+    }
+
+    async fn create_location(&self, location: &Location, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        self.save_location(location, true, by, now).await
+    }
+
+    async fn update_location(&self, location: &Location, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        self.save_location(location, false, by, now).await
+    }
+
+    async fn user_count(&self) -> Result<i64> {
+        self.user_count_in_store().await
+    }
+
+    async fn create_user(&self, user: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        self.create_user_in_store(user, by, now).await
+    }
+
+    async fn update_user(&self, user: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        self.update_user_in_store(user, by, now).await
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+        self.set_password_in_store(user_id, password_hash, by, now).await
+    }
+
+    async fn create_member(&self, member: &Member, by: &Actor, now: DateTime<Utc>) -> Result<MemberWrite> {
+        self.create_member_in_store(member, by, now).await
+    }
+
+    async fn edit_member(
+        &self,
+        member_id: &str,
+        edit: &MemberEdit,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<MemberWrite> {
+        self.edit_member_in_store(member_id, edit, by, now).await
+    }
+
+    async fn member_cards(&self, member_id: &str) -> Result<Vec<MemberCard>> {
+        self.member_cards_in_store(member_id).await
+    }
+
+    async fn import_members(
+        &self,
+        location_id: &str,
+        rows: &[ImportRow],
+        dry_run: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ImportOutcome> {
+        self.import_members_in_store(location_id, rows, dry_run, by, now).await
+    }
+
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        self.backup_in_store(path).await
+    }
+
+    async fn location_seqs(&self) -> Result<Vec<(String, i64)>> {
+        self.location_seqs_in_store().await
+    }
+
+    async fn disabled_user_ids(&self) -> Result<Vec<String>> {
+        self.disabled_user_ids_in_store().await
     }
 }

@@ -1,0 +1,416 @@
+//! Member records: creating a walk-in, contact details, card replacement with the
+//! card's history kept, renewals, freezes, and the CSV import. Every change takes the
+//! next roster version (so `/members/sync` returns it), is audited, and is announced to
+//! every location with a `member_updated` event in the same transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use frontdesk_protocol::Member;
+use frontdesk_protocol::api::MemberCard;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use super::{AuditRecord, SqliteStore, from_ms, insert_audit, member_columns, member_from_row, ms, opt_ms};
+use crate::auth::Actor;
+use crate::store::{ImportOutcome, ImportRow, MemberEdit, MemberWrite, Result, RowError, StoreError};
+
+/// The roster version the next change takes. Writers are serialised, so versions are
+/// strictly increasing in commit order and a desk's cursor never skips a change.
+pub(super) async fn next_version(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM members").fetch_one(conn).await?)
+}
+
+fn day(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+/// Inserts a member and opens its card history.
+pub(super) async fn insert_member(conn: &mut SqliteConnection, m: &Member, version: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO members (id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, email, \
+         external_id, home_location_id, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&m.id)
+    .bind(&m.card)
+    .bind(&m.name)
+    .bind(&m.phone)
+    .bind(day(m.valid_until))
+    .bind(day(m.frozen_from))
+    .bind(day(m.frozen_until))
+    .bind(ms(m.created_at))
+    .bind(&m.email)
+    .bind(&m.external_id)
+    .bind(&m.home_location_id)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO member_cards (member_id, card, assigned_at) VALUES (?, ?, ?)")
+        .bind(&m.id)
+        .bind(&m.card)
+        .bind(ms(m.created_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes every field of an existing member and gives it `version`.
+async fn update_member(conn: &mut SqliteConnection, m: &Member, version: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE members SET card = ?, name = ?, phone = ?, valid_until = ?, frozen_from = ?, frozen_until = ?, \
+         email = ?, external_id = ?, home_location_id = ?, version = ? WHERE id = ?",
+    )
+    .bind(&m.card)
+    .bind(&m.name)
+    .bind(&m.phone)
+    .bind(day(m.valid_until))
+    .bind(day(m.frozen_from))
+    .bind(day(m.frozen_until))
+    .bind(&m.email)
+    .bind(&m.external_id)
+    .bind(&m.home_location_id)
+    .bind(version)
+    .bind(&m.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Retires the member's current card in its history and opens the new one.
+async fn replace_card(
+    conn: &mut SqliteConnection,
+    member_id: &str,
+    card: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE member_cards SET retired_at = ?, reason = ? WHERE member_id = ? AND retired_at IS NULL")
+        .bind(ms(now))
+        .bind(reason)
+        .bind(member_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO member_cards (member_id, card, assigned_at) VALUES (?, ?, ?)")
+        .bind(member_id)
+        .bind(card)
+        .bind(ms(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// For a scanned card no member holds now: says whose it was and when it was replaced.
+pub(super) async fn replaced_card_message(conn: &mut SqliteConnection, card: &str) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT m.name, c.retired_at FROM member_cards c JOIN members m ON m.id = c.member_id \
+         WHERE c.card = ? AND c.retired_at IS NOT NULL ORDER BY c.retired_at DESC LIMIT 1",
+    )
+    .bind(card)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let name: String = row.try_get("name")?;
+    let retired = from_ms(row.try_get("retired_at")?);
+    Ok(Some(format!(
+        "This card was replaced on {} and no longer lets anyone in. Ask {name} for the new card, or search by name.",
+        retired.format("%-d %b %Y")
+    )))
+}
+
+async fn member_by(conn: &mut SqliteConnection, column: &str, value: &str) -> Result<Option<Member>> {
+    let sql = format!("SELECT {} FROM members WHERE {column} = ?", member_columns!());
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(conn).await?;
+    row.as_ref().map(|r| member_from_row(r, Utc::now().date_naive())).transpose()
+}
+
+/// Another member holding `card` (or `external_id`), if any.
+async fn holder_of(
+    conn: &mut SqliteConnection,
+    column: &str,
+    value: Option<&str>,
+    except: &str,
+) -> Result<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    Ok(member_by(conn, column, value).await?.filter(|m| m.id != except).map(|m| m.name))
+}
+
+/// Empty text clears an optional field; anything else is kept trimmed.
+fn cleared(value: &str) -> Option<String> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+impl SqliteStore {
+    /// Records a changed member: next version, audit, one event per location.
+    async fn finish_member_write(
+        &self,
+        conn: &mut SqliteConnection,
+        member: &Member,
+        action: &str,
+        reason: Option<&str>,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<frontdesk_protocol::Event>> {
+        let record = AuditRecord {
+            location_id: member.home_location_id.as_deref().unwrap_or(""),
+            action,
+            member_id: Some(&member.id),
+            reason,
+            ..Default::default()
+        };
+        insert_audit(conn, now, by, record).await?;
+        let mut member = member.clone();
+        member.status = member.status_on(now.date_naive());
+        self.append_member_events(conn, Some(&member), now).await
+    }
+
+    pub(super) async fn create_member_in_store(&self, m: &Member, by: &Actor, now: DateTime<Utc>) -> Result<MemberWrite> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(member_name) = holder_of(&mut tx, "card", Some(&m.card), &m.id).await? {
+            return Ok(MemberWrite::CardInUse { member_name });
+        }
+        if let Some(member_name) = holder_of(&mut tx, "external_id", m.external_id.as_deref(), &m.id).await? {
+            return Ok(MemberWrite::ExternalIdInUse { member_name });
+        }
+        let version = next_version(&mut tx).await?;
+        insert_member(&mut tx, m, version).await?;
+        let events = self.finish_member_write(&mut tx, m, "member_created", None, by, now).await?;
+        tx.commit().await?;
+        let mut member = m.clone();
+        member.status = member.status_on(now.date_naive());
+        Ok(MemberWrite::Done { member, events })
+    }
+
+    pub(super) async fn edit_member_in_store(
+        &self,
+        member_id: &str,
+        edit: &MemberEdit,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<MemberWrite> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(mut member) = member_by(&mut tx, "id", member_id).await? else { return Ok(MemberWrite::NotFound) };
+        let (action, reason): (&str, Option<String>) = match edit {
+            MemberEdit::Contact(patch) => {
+                if let Some(name) = patch.name.as_deref().and_then(cleared) {
+                    member.name = name;
+                }
+                if let Some(phone) = &patch.phone {
+                    member.phone = cleared(phone);
+                }
+                if let Some(email) = &patch.email {
+                    member.email = cleared(email);
+                }
+                ("member_updated", None)
+            }
+            MemberEdit::Card { card, reason } => {
+                let card = card.trim();
+                if let Some(member_name) = holder_of(&mut tx, "card", Some(card), &member.id).await? {
+                    return Ok(MemberWrite::CardInUse { member_name });
+                }
+                if card != member.card {
+                    replace_card(&mut tx, &member.id, card, reason.as_deref(), now).await?;
+                    member.card = card.to_owned();
+                }
+                ("card_replaced", Some(format!("new card {card}{}", reason_suffix(reason.as_deref()))))
+            }
+            MemberEdit::Renew { valid_until } => {
+                let previous = member.valid_until;
+                member.valid_until = Some(*valid_until);
+                let was = previous.map(|d| d.to_string()).unwrap_or_else(|| "open-ended".into());
+                ("member_renewed", Some(format!("valid until {valid_until} (was {was})")))
+            }
+            MemberEdit::Freeze { from, until, reason } => {
+                member.frozen_from = Some(*from);
+                member.frozen_until = *until;
+                let span = match until {
+                    Some(until) => format!("frozen {from} to {until}"),
+                    None => format!("frozen from {from} until lifted"),
+                };
+                ("member_frozen", Some(format!("{span}{}", reason_suffix(reason.as_deref()))))
+            }
+            MemberEdit::Unfreeze => {
+                member.frozen_from = None;
+                member.frozen_until = None;
+                ("member_unfrozen", None)
+            }
+        };
+        let version = next_version(&mut tx).await?;
+        update_member(&mut tx, &member, version).await?;
+        let events = self.finish_member_write(&mut tx, &member, action, reason.as_deref(), by, now).await?;
+        tx.commit().await?;
+        member.status = member.status_on(now.date_naive());
+        Ok(MemberWrite::Done { member, events })
+    }
+
+    pub(super) async fn member_cards_in_store(&self, member_id: &str) -> Result<Vec<MemberCard>> {
+        let rows = sqlx::query(
+            "SELECT card, assigned_at, retired_at, reason FROM member_cards WHERE member_id = ? \
+             ORDER BY assigned_at DESC, rowid DESC",
+        )
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MemberCard {
+                    card: r.try_get("card")?,
+                    assigned_at: from_ms(r.try_get("assigned_at")?),
+                    retired_at: opt_ms(r.try_get("retired_at")?),
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Matches each row to a member (by `external_id`, else by card), refuses rows that
+    /// would take another member's card or id, and writes only what changed, all in one
+    /// transaction. Existing members are read once into maps, so a 50,000-row file costs
+    /// one statement per changed row.
+    pub(super) async fn import_members_in_store(
+        &self,
+        location_id: &str,
+        rows: &[ImportRow],
+        dry_run: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ImportOutcome> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let today = now.date_naive();
+        let existing: Vec<Member> = sqlx::query(concat!("SELECT ", member_columns!(), " FROM members"))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| member_from_row(r, today))
+            .collect::<Result<_>>()?;
+        let by_card: HashMap<&str, usize> = existing.iter().enumerate().map(|(i, m)| (m.card.as_str(), i)).collect();
+        let by_external: HashMap<&str, usize> = existing
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.external_id.as_deref().map(|e| (e, i)))
+            .collect();
+
+        let mut outcome = ImportOutcome::default();
+        // Which row claimed each existing member, so two rows cannot both update one.
+        let mut claimed: HashMap<usize, u64> = HashMap::new();
+        let mut writes: Vec<(Member, bool, Option<String>)> = Vec::new(); // (member, is_new, old card)
+        for row in rows {
+            let matched = row
+                .external_id
+                .as_deref()
+                .and_then(|e| by_external.get(e).copied())
+                .or_else(|| by_card.get(row.card.as_str()).copied());
+            if let Some(&holder) = by_card.get(row.card.as_str())
+                && Some(holder) != matched
+            {
+                let other = &existing[holder];
+                outcome.errors.push(RowError {
+                    line: row.line,
+                    message: format!(
+                        "card {:?} already belongs to another member, {}{}. Give this member a different card, \
+                         or correct the external_id so the row matches that member.",
+                        row.card,
+                        other.name,
+                        other.external_id.as_deref().map(|e| format!(" (external_id {e})")).unwrap_or_default()
+                    ),
+                });
+                continue;
+            }
+            if let Some(index) = matched
+                && let Some(first) = claimed.insert(index, row.line)
+            {
+                outcome.errors.push(RowError {
+                    line: row.line,
+                    message: format!(
+                        "this row and line {first} both describe the member {} (same card or external_id). \
+                         Keep one of the two rows.",
+                        existing[index].name
+                    ),
+                });
+                continue;
+            }
+            let before = matched.map(|i| &existing[i]);
+            let mut member = before.cloned().unwrap_or_else(|| Member {
+                id: Uuid::new_v4().to_string(),
+                created_at: now,
+                home_location_id: Some(location_id.to_owned()),
+                ..Default::default()
+            });
+            member.card = row.card.clone();
+            member.name = row.name.clone();
+            member.valid_until = Some(row.valid_until);
+            if let Some(phone) = &row.phone {
+                member.phone = phone.clone();
+            }
+            if let Some(email) = &row.email {
+                member.email = email.clone();
+            }
+            if row.external_id.is_some() {
+                member.external_id = row.external_id.clone();
+            }
+            if member.home_location_id.is_none() {
+                member.home_location_id = Some(location_id.to_owned());
+            }
+            match row.frozen {
+                Some(true) if member.frozen_from.is_none() => {
+                    member.frozen_from = Some(today);
+                    member.frozen_until = None;
+                }
+                Some(false) => {
+                    member.frozen_from = None;
+                    member.frozen_until = None;
+                }
+                _ => {}
+            }
+            member.status = member.status_on(today);
+            match before {
+                Some(b) if *b == member => outcome.unchanged += 1,
+                Some(b) => {
+                    outcome.updated += 1;
+                    let old_card = (b.card != member.card).then(|| b.card.clone());
+                    writes.push((member, false, old_card));
+                }
+                None => {
+                    outcome.created += 1;
+                    writes.push((member, true, None));
+                }
+            }
+        }
+        if !outcome.errors.is_empty() || dry_run {
+            // Dropping the transaction rolls it back: nothing of the file is kept.
+            return Ok(outcome);
+        }
+        if writes.is_empty() {
+            return Ok(outcome);
+        }
+        let mut version = next_version(&mut tx).await?;
+        for (member, is_new, old_card) in &writes {
+            if *is_new {
+                insert_member(&mut tx, member, version).await?;
+            } else {
+                if old_card.is_some() {
+                    replace_card(&mut tx, &member.id, &member.card, Some("CSV import"), now).await?;
+                }
+                update_member(&mut tx, member, version).await?;
+            }
+            version += 1;
+        }
+        let summary = format!("{} created, {} updated from a CSV file", outcome.created, outcome.updated);
+        let record = AuditRecord { location_id, action: "members_imported", reason: Some(&summary), ..Default::default() };
+        insert_audit(&mut tx, now, by, record).await?;
+        // One event per location without a member: desks sync the roster once.
+        outcome.events = self.append_member_events(&mut tx, None, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(outcome)
+    }
+}
+
+fn reason_suffix(reason: Option<&str>) -> String {
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => format!(": {r}"),
+        None => String::new(),
+    }
+}
