@@ -1,4 +1,4 @@
-# Shared set-up for scripts/run.sh and scripts/test.sh.
+# Shared set-up for scripts/run.sh, scripts/test.sh, scripts/package.sh and scripts/verify-packages.sh.
 
 # One target dir shared by every checkout on this machine: a fresh clone (as CI makes)
 # then rebuilds only what changed instead of every dependency.
@@ -41,9 +41,23 @@ ensure_windows_target() {
   rustup target list --installed | grep -qx "$WINDOWS_TARGET" || rustup target add "$WINDOWS_TARGET"
 }
 
-ensure_system_packages() {
-  local missing=()
-  for p in "${SYSTEM_PACKAGES[@]}"; do
+ensure_system_packages() { ensure_packages "${SYSTEM_PACKAGES[@]}"; }
+
+# What scripts/package.sh and scripts/verify-packages.sh need beyond the build: makensis
+# for the Windows installer, osslsigncode for Authenticode, rpm (rpmbuild, rpmsign,
+# rpmkeys), gnupg for the OpenPGP signatures, apt-utils (apt-ftparchive) for the APT
+# repository, dpkg-dev (dpkg-shlibdeps) for the .debs' dependencies, openssl for the
+# throwaway signing certificate, p7zip-full to look inside the installer, curl to probe
+# the packaged server.
+PACKAGING_PACKAGES=(nsis osslsigncode rpm gnupg apt-utils dpkg-dev openssl p7zip-full curl)
+ensure_packaging_packages() { ensure_packages "${PACKAGING_PACKAGES[@]}"; }
+
+# Installs with apt-get whichever of the given Debian packages is missing; a first
+# argument --no-install-recommends is passed on to apt-get.
+ensure_packages() {
+  local missing=() flags=()
+  if [ "${1:-}" = --no-install-recommends ]; then flags+=("$1"); shift; fi
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -55,7 +69,7 @@ ensure_system_packages() {
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   step "installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq ${flags[@]+"${flags[@]}"} "${missing[@]}"
 }
 
 # Runs a command inside a private D-Bus session with an unlocked gnome-keyring, so the
@@ -104,7 +118,19 @@ build_ui() {
     cp ui/package-lock.json "$stamp"
   fi
   step "building the UI (ui/dist)"
-  (cd ui && npm run --silent build)
+  # Built beside ui/dist and moved in only when it differs: the app's build script reruns
+  # whenever ui/dist's files are touched, and recompiling the app (minutes in release,
+  # for Linux and Windows) for a byte-identical UI is waste.
+  local fresh
+  fresh="$(mktemp -d)"
+  (cd ui && npm run --silent build -- --outDir "$fresh" --emptyOutDir)
+  if [ -d ui/dist ] && diff -r -q "$fresh" ui/dist >/dev/null 2>&1; then
+    rm -rf "$fresh"
+  else
+    rm -rf ui/dist
+    cp -r "$fresh" ui/dist
+    rm -rf "$fresh"
+  fi
 }
 
 # tauri-driver puts WebDriver in front of the app for the end-to-end tests.

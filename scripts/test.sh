@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing, builds,
 # then the UI's unit tests and `cargo test` over the whole workspace (which includes the
-# app's end-to-end tests through WebDriver). CI (.ci/run) calls exactly this.
+# app's end-to-end tests through WebDriver), then builds the signed installers and
+# verifies them. CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -33,3 +34,11 @@ export FRONTDESK_APP_BIN="$CARGO_TARGET_DIR/debug/frontdesk"
 # Screenshots of the app's end-to-end steps land in test-artifacts/.
 step "tests (real keychain, app on a virtual X display)"
 with_keychain xvfb-run -a -s "-screen 0 1400x900x24" cargo test --locked --workspace -- --color never
+
+# The installers, built and checked as IT would (signatures, tampering, the server
+# package's binary and scripts, the Windows installer under wine). Throwaway keys only:
+# a test run never signs with release keys, and never touches dist/.
+step "packages: build (scripts/package.sh) and verify (scripts/verify-packages.sh)"
+env -u FRONTDESK_GPG_KEY -u FRONTDESK_CODESIGN_CERT -u FRONTDESK_CODESIGN_KEY \
+  ./scripts/package.sh --out test-artifacts/dist
+./scripts/verify-packages.sh test-artifacts/dist

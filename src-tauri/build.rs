@@ -12,6 +12,18 @@ const COMMANDS: &[&str] = &[
     "retry_now",
     "manager_overview",
     "review",
+    "create_member",
+    "update_member_contact",
+    "replace_card",
+    "renew_member",
+    "freeze_member",
+    "unfreeze_member",
+    "locations",
+    "users",
+    "create_user",
+    "update_user",
+    "reset_password",
+    "set_user_disabled",
 ];
 
 fn main() {

@@ -43,6 +43,9 @@ struct Cli {
     /// After standard input closes, exit once the outbox is empty.
     #[arg(long)]
     drain_and_exit: bool,
+    /// The gym's private CA certificate (PEM), trusted besides the OS store.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// With --drain-and-exit: give up (exit 3) after this many seconds.
     #[arg(long, default_value_t = 60)]
     drain_timeout: u64,
@@ -55,12 +58,34 @@ enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Check everything this desk needs to work live, in order, and say what to fix.
+    /// Exit 0 when the desk can work live, 1 otherwise.
+    Doctor {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        desk_id: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The gym's private CA certificate (PEM), trusted besides the OS store.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// One JSON object instead of lines for a person.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Cmd::Status { data_dir }) = &cli.command {
-        return status(data_dir);
+    match &cli.command {
+        Some(Cmd::Status { data_dir }) => return status(data_dir),
+        Some(Cmd::Doctor { server, location, desk_id, data_dir, ca_file, json }) => {
+            return doctor(server, location.as_deref(), desk_id, data_dir, ca_file.as_deref(), *json);
+        }
+        None => {}
     }
     let (Some(server), Some(location), Some(desk_id), Some(data_dir)) =
         (cli.server.clone(), cli.location.clone(), cli.desk_id.clone(), cli.data_dir.clone())
@@ -85,6 +110,7 @@ fn main() -> ExitCode {
         desk_id,
         data_dir,
         device_name: format!("frontdesk-agent on {}", hostname()),
+        ca_file: cli.ca_file.clone(),
     };
     let code = runtime.block_on(run(config, cli.drain_and_exit.then(|| Duration::from_secs(cli.drain_timeout))));
     // Reading stdin occupies a blocking thread that never returns by itself; do not
@@ -138,6 +164,52 @@ fn status(data_dir: &std::path::Path) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// `frontdesk-agent doctor`: the settings come from the command line, like the agent's.
+fn doctor(
+    server: &str,
+    location: Option<&str>,
+    desk_id: &str,
+    data_dir: &std::path::Path,
+    ca_file: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    use frontdesk_desk::doctor::{self, Setting, Target};
+    let target = Target {
+        server: server.to_owned(),
+        location: location.map(str::to_owned),
+        desk_id: desk_id.to_owned(),
+        data_dir: data_dir.to_owned(),
+        ca_file: ca_file.map(|p| p.to_owned()),
+    };
+    let from =
+        |key, value: &str| Setting { key, value: value.to_owned(), source: format!("--{}", key.replace('_', "-")) };
+    let mut settings = vec![from("server", server), from("desk_id", desk_id)];
+    if let Some(l) = location {
+        settings.push(from("location", l));
+    }
+    settings.push(from("data_dir", &data_dir.display().to_string()));
+    if let Some(ca) = ca_file {
+        settings.push(from("ca_file", &ca.display().to_string()));
+    }
+    let desk_entry: Arc<dyn frontdesk_desk::secrets::SecretStore> = Arc::new(Keychain::for_desk(server, desk_id));
+    let probe: Arc<dyn frontdesk_desk::secrets::SecretStore> =
+        Arc::new(Keychain::for_desk("frontdesk-doctor", &format!("{desk_id}-{}", uuid::Uuid::new_v4())));
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("frontdesk-agent: cannot start: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let report = runtime.block_on(doctor::examine(Ok(target), settings, Some(desk_entry), Some(probe)));
+    if json {
+        println!("{}", serde_json::to_string(&report).expect("reports serialise"));
+    } else {
+        print!("{}", report.human());
+    }
+    if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 async fn run(config: DeskConfig, drain: Option<Duration>) -> ExitCode {

@@ -1,14 +1,16 @@
 //! The server's HTTP API as the desk uses it: sign-in, refresh, roster sync, and the
 //! fallback transport (commands by POST with `Idempotency-Key`, events by long-poll).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use frontdesk_protocol::api::{
-    DeskPresence, ErrorBody, EventsPage, LoginRequest, MemberSyncPage, RefreshRequest, ReviewRequest, TokenPair,
+    CardReplacement, DeskPresence, ErrorBody, EventsPage, Freeze, LoginRequest, MemberPatch, MemberSyncPage, NewMember,
+    NewUser, PasswordReset, RefreshRequest, Renewal, ReviewRequest, TokenPair, UserPatch, UserSummary,
 };
 use frontdesk_protocol::ws::{Ack, Command, PresenceReport};
-use frontdesk_protocol::{IDEMPOTENCY_KEY_HEADER, Member, RejectionCode, Stats, Visit};
+use frontdesk_protocol::{IDEMPOTENCY_KEY_HEADER, Location, Member, RejectionCode, Stats, Visit};
 use reqwest::StatusCode;
 
 use crate::classify::Failure;
@@ -74,6 +76,11 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// One path segment (an id), percent-encoded.
+fn segment(id: &str) -> String {
+    form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     response
         .headers()
@@ -90,11 +97,18 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 pub struct Api {
     http: reqwest::Client,
     base: String,
+    /// The TLS settings the WebSocket uses too, so both trust the same certificates.
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Api {
     /// `server` is `http(s)://host:port`, with or without a trailing slash.
     pub fn new(server: &str) -> Result<Self, DeskError> {
+        Self::with_ca_file(server, None)
+    }
+
+    /// As [`Api::new`], also trusting the gym's private CA (PEM) in `ca_file`.
+    pub fn with_ca_file(server: &str, ca_file: Option<&std::path::Path>) -> Result<Self, DeskError> {
         let base = server.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(DeskError::invalid_input(format!(
@@ -102,17 +116,25 @@ impl Api {
             )));
         }
         crate::tls::install_crypto_provider();
+        let tls = crate::tls::client_config(ca_file).map_err(|e| {
+            DeskError::invalid_input(format!("The desk's TLS settings cannot be used: {e}. Fix or remove ca_file."))
+        })?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(40))
             .user_agent(concat!("frontdesk-desk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| DeskError::new("http_client", format!("cannot set up HTTP: {e}"), false))?;
-        Ok(Self { http, base })
+        Ok(Self { http, base, tls })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     fn url(&self, path: &str) -> String {
@@ -332,10 +354,146 @@ impl Api {
         if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
     }
 
+    /// A signed-in write (`POST`, `PATCH`) with a JSON body whose 2xx answer is JSON.
+    async fn write_json<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        token: &Secret,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiFailure> {
+        let response =
+            self.send(self.http.request(method, self.url(path)).bearer_auth(token.expose()).json(body)).await?;
+        if response.status().is_success() {
+            return response.json().await.map_err(|e| ApiFailure::Network(Failure::Protocol(e.to_string())));
+        }
+        Err(Self::failure(response).await)
+    }
+
+    /// A signed-in `POST` whose 2xx answer carries nothing the desk needs (204).
+    async fn post_empty<B: serde::Serialize + ?Sized>(
+        &self,
+        token: &Secret,
+        path: &str,
+        body: &B,
+    ) -> Result<(), ApiFailure> {
+        let response = self.send(self.http.post(self.url(path)).bearer_auth(token.expose()).json(body)).await?;
+        if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
+    }
+
+    // Extension `admin` (members, gyms, staff): the calls of the setup screens.
+
+    /// `POST /members`: a new member (a walk-in), as stored.
+    pub async fn create_member(&self, token: &Secret, member: &NewMember) -> Result<Member, ApiFailure> {
+        self.write_json(reqwest::Method::POST, token, "/members", member).await
+    }
+
+    /// `PATCH /members/{id}`: contact details.
+    pub async fn update_member(&self, token: &Secret, id: &str, patch: &MemberPatch) -> Result<Member, ApiFailure> {
+        self.write_json(reqwest::Method::PATCH, token, &format!("/members/{}", segment(id)), patch).await
+    }
+
+    /// `POST /members/{id}/card`: a replacement card.
+    pub async fn replace_card(&self, token: &Secret, id: &str, card: &CardReplacement) -> Result<Member, ApiFailure> {
+        self.write_json(reqwest::Method::POST, token, &format!("/members/{}/card", segment(id)), card).await
+    }
+
+    /// `POST /members/{id}/renew` (manager).
+    pub async fn renew_member(&self, token: &Secret, id: &str, renewal: &Renewal) -> Result<Member, ApiFailure> {
+        self.write_json(reqwest::Method::POST, token, &format!("/members/{}/renew", segment(id)), renewal).await
+    }
+
+    /// `POST /members/{id}/freeze` (manager).
+    pub async fn freeze_member(&self, token: &Secret, id: &str, freeze: &Freeze) -> Result<Member, ApiFailure> {
+        self.write_json(reqwest::Method::POST, token, &format!("/members/{}/freeze", segment(id)), freeze).await
+    }
+
+    /// `POST /members/{id}/unfreeze` (manager).
+    pub async fn unfreeze_member(&self, token: &Secret, id: &str) -> Result<Member, ApiFailure> {
+        self.write_json(
+            reqwest::Method::POST,
+            token,
+            &format!("/members/{}/unfreeze", segment(id)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// `GET /locations`: the gyms the signed-in user works at.
+    pub async fn locations(&self, token: &Secret) -> Result<Vec<Location>, ApiFailure> {
+        self.get_json(token, "/locations", &[]).await
+    }
+
+    /// `GET /users` (manager, admin): the staff accounts the caller may see.
+    pub async fn users(&self, token: &Secret) -> Result<Vec<UserSummary>, ApiFailure> {
+        self.get_json(token, "/users", &[]).await
+    }
+
+    /// `POST /users`: a new staff account.
+    pub async fn create_user(&self, token: &Secret, user: &NewUser) -> Result<UserSummary, ApiFailure> {
+        self.write_json(reqwest::Method::POST, token, "/users", user).await
+    }
+
+    /// `PATCH /users/{id}`: name, role, gyms.
+    pub async fn update_user(&self, token: &Secret, id: &str, patch: &UserPatch) -> Result<UserSummary, ApiFailure> {
+        self.write_json(reqwest::Method::PATCH, token, &format!("/users/{}", segment(id)), patch).await
+    }
+
+    /// `POST /users/{id}/password`: a new password; the user's devices are signed out.
+    pub async fn reset_password(&self, token: &Secret, id: &str, reset: &PasswordReset) -> Result<(), ApiFailure> {
+        self.post_empty(token, &format!("/users/{}/password", segment(id)), reset).await
+    }
+
+    /// `POST /users/{id}/disable|enable`.
+    pub async fn set_user_disabled(&self, token: &Secret, id: &str, disabled: bool) -> Result<(), ApiFailure> {
+        let action = if disabled { "disable" } else { "enable" };
+        self.post_empty(token, &format!("/users/{}/{action}", segment(id)), &serde_json::json!({})).await
+    }
+
     /// Whether plain HTTP reaches a Frontdesk server (used to tell "WebSockets blocked"
     /// from "server unreachable").
     pub async fn probe(&self) -> Result<(), ApiFailure> {
         let response = self.send(self.http.get(self.url("/healthz")).timeout(Duration::from_secs(5))).await?;
         if response.status().is_success() { Ok(()) } else { Err(Self::failure(response).await) }
     }
+
+    /// `GET /healthz` for `doctor`: whether a Frontdesk server answers, its version and
+    /// its clock (the `Date` header).
+    pub async fn health(&self) -> Result<HealthAnswer, HealthFailure> {
+        let response = self
+            .http
+            .get(self.url("/healthz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| HealthFailure::Network(crate::classify::describe(&network_failure(&e))))?;
+        let status = response.status().as_u16();
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&chrono::Utc));
+        match response.json::<frontdesk_protocol::api::Health>().await {
+            Ok(health) if status == 200 => Ok(HealthAnswer { health, date }),
+            _ => Err(HealthFailure::NotFrontdesk { status, date }),
+        }
+    }
+}
+
+/// A Frontdesk server's health answer, with its clock.
+#[derive(Debug, Clone)]
+pub struct HealthAnswer {
+    pub health: frontdesk_protocol::api::Health,
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum HealthFailure {
+    /// Something answered, but not as a Frontdesk server does.
+    NotFrontdesk {
+        status: u16,
+        date: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    Network(String),
 }

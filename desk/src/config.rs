@@ -8,7 +8,8 @@
 //! | macOS | `~/Library/Application Support/Frontdesk/config.toml` | `/Library/Application Support/Frontdesk/config.toml` |
 //!
 //! Environment: `FRONTDESK_SERVER`, `FRONTDESK_DESK_ID`, `FRONTDESK_LOCATION`,
-//! `FRONTDESK_DATA_DIR`.
+//! `FRONTDESK_DATA_DIR`, `FRONTDESK_CA_FILE` (a PEM file of the gym's private CA, trusted
+//! in addition to the operating system's certificate store).
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ pub struct ConfigLayer {
     pub desk_id: Option<String>,
     pub location: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ConfigLayer {
@@ -34,6 +36,7 @@ impl ConfigLayer {
             desk_id: self.desk_id.or(lower.desk_id),
             location: self.location.or(lower.location),
             data_dir: self.data_dir.or(lower.data_dir),
+            ca_file: self.ca_file.or(lower.ca_file),
         }
     }
 
@@ -44,6 +47,7 @@ impl ConfigLayer {
             desk_id: get("FRONTDESK_DESK_ID"),
             location: get("FRONTDESK_LOCATION"),
             data_dir: get("FRONTDESK_DATA_DIR").map(PathBuf::from),
+            ca_file: get("FRONTDESK_CA_FILE").map(PathBuf::from),
         }
     }
 
@@ -53,7 +57,7 @@ impl ConfigLayer {
         match std::fs::read_to_string(path) {
             Ok(text) => toml::from_str(&text).map_err(|e| {
                 DeskError::invalid_input(format!(
-                    "The configuration file {} cannot be read: {}. Fix it (keys: server, desk_id, location, data_dir) or remove it.",
+                    "The configuration file {} cannot be read: {}. Fix it (keys: server, desk_id, location, data_dir, ca_file) or remove it.",
                     path.display(),
                     e.message()
                 ))
@@ -93,6 +97,7 @@ pub struct Resolved {
     pub desk_id: String,
     pub location: Option<String>,
     pub data_dir: PathBuf,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Environment over the user file over the system file. `server` and `desk_id` are
@@ -114,7 +119,7 @@ pub fn resolve(env: ConfigLayer, user: ConfigLayer, system: ConfigLayer) -> Resu
         .data_dir
         .or_else(|| dirs::data_local_dir().map(|d| d.join(app_dir_name())))
         .unwrap_or_else(|| PathBuf::from("frontdesk-data"));
-    Ok(Resolved { server, desk_id, location: merged.location, data_dir })
+    Ok(Resolved { server, desk_id, location: merged.location, data_dir, ca_file: merged.ca_file })
 }
 
 /// Loads the configuration of this machine and user.

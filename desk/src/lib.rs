@@ -13,6 +13,7 @@ pub mod api;
 pub mod backoff;
 pub mod classify;
 pub mod config;
+pub mod doctor;
 pub mod error;
 mod fallback;
 pub mod offline;
@@ -23,13 +24,13 @@ mod session;
 mod shared;
 pub mod state;
 mod supervisor;
-mod tls;
+pub mod tls;
 pub mod tokens;
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use frontdesk_protocol::api::UserInfo;
+use frontdesk_protocol::api::{self as api_types, UserInfo};
 use frontdesk_protocol::ws::{CheckInCommand, CheckOutCommand, Command, MemberSelector};
 use frontdesk_protocol::{Member, Override};
 use tokio::sync::{mpsc, watch};
@@ -78,7 +79,7 @@ impl Desk {
         if config.location_id.trim().is_empty() || config.desk_id.trim().is_empty() {
             return Err(DeskError::invalid_input("Set both the location and the desk id in the desk's configuration."));
         }
-        let api = api::Api::new(&config.server)?;
+        let api = api::Api::with_ca_file(&config.server, config.ca_file.as_deref())?;
         let outbox = outbox::Outbox::open(&config.data_dir)?;
         let tokens = tokens::Tokens::new(api.clone(), secrets);
         Ok(Self { shared: Arc::new(Shared::new(config, api, tokens, outbox)), task: std::sync::Mutex::new(None) })
@@ -180,14 +181,131 @@ impl Desk {
         F: Fn(Secret) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, api::ApiFailure>>,
     {
+        self.signed_in_as(call, api_error).await
+    }
+
+    /// [`Desk::signed_in`] for a change made on the server (a member, a staff account):
+    /// a refusal is told in the server's own words ("This card already belongs to …").
+    async fn signed_in_write<T, F, Fut>(&self, call: F) -> Result<T>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, api::ApiFailure>>,
+    {
+        self.signed_in_as(call, write_error).await
+    }
+
+    async fn signed_in_as<T, F, Fut>(&self, call: F, failed: fn(api::ApiFailure) -> DeskError) -> Result<T>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, api::ApiFailure>>,
+    {
         let access = self.shared.tokens.access().await.map_err(token_error)?;
         match call(access.token.clone()).await {
             Err(api::ApiFailure::Unauthorized { .. }) => {
                 let fresh = self.shared.tokens.refresh(access.generation).await.map_err(token_error)?;
-                call(fresh.token).await.map_err(api_error)
+                call(fresh.token).await.map_err(failed)
             }
-            other => other.map_err(api_error),
+            other => other.map_err(failed),
         }
+    }
+
+    /// A member as the server answered a change: kept in the cached roster at once, so
+    /// this desk judges the next scan by it even if the link drops right after.
+    fn remember(&self, member: Member) -> Result<Member> {
+        if let Err(e) = self.shared.remember_member(&member) {
+            // The server has the change; the cache catches up at the next sync.
+            tracing::warn!(error = %e, member = %member.id, "changed member not cached");
+        }
+        Ok(member)
+    }
+
+    // ------------------------------------------------------------ extension `admin`
+
+    /// Adds a member (a walk-in) whose home gym is `member.home_location_id` (this
+    /// desk's location when empty). Any staff of that gym may.
+    pub async fn create_member(&self, mut member: api_types::NewMember) -> Result<Member> {
+        if member.home_location_id.trim().is_empty() {
+            member.home_location_id = self.shared.config.location_id.clone();
+        }
+        let (api, member) = (&self.shared.api, &member);
+        let created = self.signed_in_write(|token| async move { api.create_member(&token, member).await }).await?;
+        self.remember(created)
+    }
+
+    /// Changes a member's contact details (name, phone, e-mail; `""` clears phone and e-mail).
+    pub async fn update_member_contact(&self, member_id: &str, patch: api_types::MemberPatch) -> Result<Member> {
+        let (api, patch) = (&self.shared.api, &patch);
+        let member =
+            self.signed_in_write(|token| async move { api.update_member(&token, member_id, patch).await }).await?;
+        self.remember(member)
+    }
+
+    /// Gives a member a new card; the old one no longer admits anyone.
+    pub async fn replace_card(&self, member_id: &str, card: &str, reason: Option<String>) -> Result<Member> {
+        let request = api_types::CardReplacement { card: card.trim().to_owned(), reason };
+        let (api, request) = (&self.shared.api, &request);
+        let member =
+            self.signed_in_write(|token| async move { api.replace_card(&token, member_id, request).await }).await?;
+        self.remember(member)
+    }
+
+    /// A manager renews a membership until `valid_until` (inclusive).
+    pub async fn renew_member(&self, member_id: &str, valid_until: chrono::NaiveDate) -> Result<Member> {
+        let renewal = api_types::Renewal { valid_until };
+        let (api, renewal) = (&self.shared.api, &renewal);
+        let member =
+            self.signed_in_write(|token| async move { api.renew_member(&token, member_id, renewal).await }).await?;
+        self.remember(member)
+    }
+
+    /// A manager freezes a membership (from today unless `from`; until `until` or unfrozen).
+    pub async fn freeze_member(&self, member_id: &str, freeze: api_types::Freeze) -> Result<Member> {
+        let (api, freeze) = (&self.shared.api, &freeze);
+        let member =
+            self.signed_in_write(|token| async move { api.freeze_member(&token, member_id, freeze).await }).await?;
+        self.remember(member)
+    }
+
+    /// A manager lifts a member's freeze.
+    pub async fn unfreeze_member(&self, member_id: &str) -> Result<Member> {
+        let api = &self.shared.api;
+        let member = self.signed_in_write(|token| async move { api.unfreeze_member(&token, member_id).await }).await?;
+        self.remember(member)
+    }
+
+    /// The gyms the signed-in user works at.
+    pub async fn locations(&self) -> Result<Vec<frontdesk_protocol::Location>> {
+        let api = &self.shared.api;
+        self.signed_in(|token| async move { api.locations(&token).await }).await
+    }
+
+    /// The staff accounts a manager or admin may see.
+    pub async fn users(&self) -> Result<Vec<api_types::UserSummary>> {
+        let api = &self.shared.api;
+        self.signed_in(|token| async move { api.users(&token).await }).await
+    }
+
+    pub async fn create_user(&self, user: api_types::NewUser) -> Result<api_types::UserSummary> {
+        let (api, user) = (&self.shared.api, &user);
+        self.signed_in_write(|token| async move { api.create_user(&token, user).await }).await
+    }
+
+    pub async fn update_user(&self, user_id: &str, patch: api_types::UserPatch) -> Result<api_types::UserSummary> {
+        let (api, patch) = (&self.shared.api, &patch);
+        self.signed_in_write(|token| async move { api.update_user(&token, user_id, patch).await }).await
+    }
+
+    /// Sets a staff member's password (they are signed out of their devices).
+    pub async fn reset_password(&self, user_id: &str, password: &str) -> Result<()> {
+        let reset = api_types::PasswordReset { password: password.to_owned() };
+        let (api, reset) = (&self.shared.api, &reset);
+        self.signed_in_write(|token| async move { api.reset_password(&token, user_id, reset).await }).await
+    }
+
+    /// Disables (signs out everywhere, no more sign-ins) or enables a staff account.
+    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<()> {
+        let api = &self.shared.api;
+        self.signed_in_write(|token| async move { api.set_user_disabled(&token, user_id, disabled).await }).await
     }
 
     /// Members by name, card or phone: from the server, or from the cached roster when
@@ -354,6 +472,28 @@ fn token_error(failure: tokens::TokenFailure) -> DeskError {
         tokens::TokenFailure::SignedOut(message) => DeskError::signed_out(message),
         tokens::TokenFailure::Temporary(api) => api_error(api),
         tokens::TokenFailure::Keychain(e) => e,
+    }
+}
+
+/// A refused change in the server's words: the server's `message` says what is wrong
+/// with the request ("This card already belongs to Ann Lee. …"). A server that cannot be
+/// reached has not saved anything, and the person is told so.
+fn write_error(failure: api::ApiFailure) -> DeskError {
+    use api::ApiFailure as F;
+    match failure {
+        F::Unexpected { status: 400 | 422, message } => DeskError::new("invalid_request", message, false),
+        F::Unexpected { status: 404, message } => DeskError::new("not_found", message, false),
+        F::Unexpected { status: 405, .. } => DeskError::new(
+            "not_supported",
+            "The server does not offer this (it may run an older Frontdesk version).",
+            false,
+        ),
+        F::Unexpected { status: 409, message } => DeskError::new("conflict", message, false),
+        F::Network(_) => DeskError::unreachable(format!(
+            "{} Nothing was saved; try again when the desk is connected.",
+            failure.describe()
+        )),
+        other => api_error(other),
     }
 }
 

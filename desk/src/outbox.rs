@@ -314,6 +314,19 @@ impl Outbox {
         Ok(())
     }
 
+    /// Stores one member as the server now has them (from a `member_updated` event or
+    /// the answer to this desk's own change), at once, so the next scan is judged by it
+    /// even offline. The sync cursor stays: the next delta sync brings the same member
+    /// again, which changes nothing.
+    pub fn upsert_roster_member(&self, member: &Member) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO roster (id, card, member) VALUES (?1, ?2, ?3) \
+             ON CONFLICT(id) DO UPDATE SET card = excluded.card, member = excluded.member",
+            params![member.id, member.card, serde_json::to_string(member).expect("members serialise")],
+        )?;
+        Ok(())
+    }
+
     pub fn roster_by_card(&self, card: &str) -> Result<Option<Member>> {
         let json: Option<String> = self
             .conn()
@@ -435,6 +448,46 @@ mod tests {
         assert!(outbox.roster_synced_at().unwrap().is_some());
         outbox.set_last_seq(42).unwrap();
         assert_eq!(outbox.last_seq().unwrap(), 42);
+    }
+
+    #[test]
+    fn a_single_member_upsert_replaces_the_cached_member_and_keeps_the_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let expired = Member {
+            id: "m1".into(),
+            name: "Ann".into(),
+            card: "D0181".into(),
+            status: frontdesk_protocol::MemberStatus::Expired,
+            valid_until: chrono::NaiveDate::from_ymd_opt(2020, 1, 31),
+            created_at: Utc::now(),
+            ..Default::default()
+        };
+        outbox.store_roster_page(std::slice::from_ref(&expired), "v7").unwrap();
+        let synced_at = outbox.roster_synced_at().unwrap();
+
+        let renewed = Member {
+            status: frontdesk_protocol::MemberStatus::Active,
+            valid_until: chrono::NaiveDate::from_ymd_opt(2099, 12, 31),
+            ..expired.clone()
+        };
+        outbox.upsert_roster_member(&renewed).unwrap();
+        assert_eq!(outbox.roster_by_card("D0181").unwrap(), Some(renewed.clone()));
+        assert_eq!(outbox.roster_size().unwrap(), 1, "replaced, not added");
+        assert_eq!(outbox.meta("roster_cursor").unwrap().as_deref(), Some("v7"), "the cursor does not move");
+        assert_eq!(outbox.roster_synced_at().unwrap(), synced_at, "nor does the sync time");
+
+        // A new card: found by the new one, not by the old one.
+        let new_card = Member { card: "D0999".into(), ..renewed };
+        outbox.upsert_roster_member(&new_card).unwrap();
+        assert_eq!(outbox.roster_by_card("D0999").unwrap(), Some(new_card.clone()));
+        assert_eq!(outbox.roster_by_card("D0181").unwrap(), None);
+
+        // A member the cache did not know (a walk-in added at another desk).
+        let walk_in = Member { id: "m2".into(), name: "Wanda".into(), card: "W0001".into(), ..new_card };
+        outbox.upsert_roster_member(&walk_in).unwrap();
+        assert_eq!(outbox.roster_by_id("m2").unwrap(), Some(walk_in));
+        assert_eq!(outbox.roster_size().unwrap(), 2);
     }
 
     #[test]

@@ -13,18 +13,33 @@ const PERIOD: Duration = Duration::from_secs(600);
 
 pub fn spawn_sync(shared: Arc<Shared>) {
     if shared.roster_syncing.swap(true, Ordering::SeqCst) {
+        // The running sync may have read past this moment already: one more round.
+        shared.roster_again.store(true, Ordering::SeqCst);
         return;
     }
     tokio::spawn(async move {
-        if let Err(problem) = sync(&shared).await {
-            tracing::info!(%problem, "roster sync did not finish; it resumes at the next connect");
+        loop {
+            shared.roster_again.store(false, Ordering::SeqCst);
+            if let Err(problem) = sync(&shared).await {
+                tracing::info!(%problem, "roster sync did not finish; it resumes at the next connect");
+                shared.roster_syncing.store(false, Ordering::SeqCst);
+                return;
+            }
+            if shared.roster_again.load(Ordering::SeqCst) {
+                continue;
+            }
+            shared.roster_syncing.store(false, Ordering::SeqCst);
+            // Asked again between the check and the release, and nobody else took it up.
+            if !shared.roster_again.load(Ordering::SeqCst) || shared.roster_syncing.swap(true, Ordering::SeqCst) {
+                return;
+            }
         }
-        shared.roster_syncing.store(false, Ordering::SeqCst);
     });
 }
 
 /// Syncs every [`PERIOD`] while the desk is connected, so new members and renewals reach
-/// a desk that stays connected for days.
+/// a desk that stays connected for days, and at once when the server says the roster
+/// changed in bulk (a `member_updated` event without a member).
 pub async fn periodic(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(PERIOD);
     tick.tick().await;
@@ -32,6 +47,7 @@ pub async fn periodic(shared: Arc<Shared>) {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tick.tick() => {}
+            _ = shared.roster_due.notified() => {}
         }
         if matches!(shared.state(), ConnectionState::Live | ConnectionState::HttpFallback) {
             spawn_sync(shared.clone());

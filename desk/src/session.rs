@@ -116,7 +116,12 @@ pub async fn connect(shared: &Shared, access: Access) -> Result<Link, Failure> {
     crate::tls::install_crypto_provider();
     let (mut socket, response) = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+        tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            Some(tokio_tungstenite::Connector::Rustls(shared.api.tls_config())),
+        ),
     )
     .await
     .map_err(|_| Failure::ConnectTimeout)?

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use frontdesk_protocol::Event;
 use frontdesk_protocol::ws::Ack;
+use frontdesk_protocol::{Event, EventKind};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -27,10 +27,16 @@ pub struct DeskConfig {
     pub data_dir: PathBuf,
     /// Shown to IT among a user's signed-in devices.
     pub device_name: String,
+    /// The gym's private CA (PEM), trusted besides the operating system's store.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Everything the desk reports, in order, to whoever listens (the app's webview, the
 /// agent's standard output).
+// A few events a second at most, each moved once into each listener's channel: the
+// size of the server event they carry does not matter, and boxing it would only make
+// every listener's pattern noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeskEvent {
@@ -78,6 +84,12 @@ pub struct Shared {
     pub rtt_ms: std::sync::atomic::AtomicI64,
     /// A roster sync is running (one at a time per desk).
     pub roster_syncing: std::sync::atomic::AtomicBool,
+    /// A sync was asked for while one ran: run another when it ends (the running one
+    /// may have read its page before the change it was asked for).
+    pub roster_again: std::sync::atomic::AtomicBool,
+    /// The roster changed on the server in a way one event cannot carry (a bulk
+    /// import): sync now, not at the next period.
+    pub roster_due: Notify,
 }
 
 /// The event stream is out of step: the transport must resume from the last seq.
@@ -99,6 +111,8 @@ impl Shared {
             shutdown: CancellationToken::new(),
             rtt_ms: std::sync::atomic::AtomicI64::new(-1),
             roster_syncing: std::sync::atomic::AtomicBool::new(false),
+            roster_again: std::sync::atomic::AtomicBool::new(false),
+            roster_due: Notify::new(),
         }
     }
 
@@ -154,14 +168,46 @@ impl Shared {
         if event.seq > last + 1 {
             return Ok(Err(Gap));
         }
+        // The roster first, then the seq: a crash in between replays the event, and
+        // storing the same member twice changes nothing.
+        self.take_member_update(&event)?;
         self.outbox.set_last_seq(event.seq)?;
         self.emit(DeskEvent::Event { event });
         Ok(Ok(()))
     }
 
+    /// Extension `members`: a `member_updated` event updates the cached roster at once
+    /// (a member renewed at one desk is let in offline at another a second later); one
+    /// without a member (a bulk import) asks for a delta sync now.
+    fn take_member_update(&self, event: &Event) -> Result<(), crate::error::DeskError> {
+        if event.kind != EventKind::MemberUpdated {
+            return Ok(());
+        }
+        match &event.member {
+            Some(member) => self.remember_member(member),
+            None => {
+                self.roster_due.notify_one();
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores one member as the server now has them in the cached roster. A delta sync
+    /// running meanwhile may have read its page before this change and would store the
+    /// older copy over it: it is asked to run once more.
+    pub fn remember_member(&self, member: &frontdesk_protocol::Member) -> Result<(), crate::error::DeskError> {
+        self.outbox.upsert_roster_member(member)?;
+        if self.roster_syncing.load(std::sync::atomic::Ordering::SeqCst) {
+            self.roster_again.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
     /// The server cannot replay what this desk missed: continue from its `last_seq`.
     pub fn resync(&self, last_seq: i64) -> Result<(), crate::error::DeskError> {
         self.outbox.set_last_seq(last_seq)?;
+        // Member changes may be among the events missed: bring the roster up to date too.
+        self.roster_due.notify_one();
         self.emit(DeskEvent::Resync { last_seq });
         Ok(())
     }
@@ -187,7 +233,7 @@ impl Shared {
 mod tests {
     use super::*;
     use crate::secrets::{Secret, SecretStore};
-    use frontdesk_protocol::{Event, EventKind};
+    use frontdesk_protocol::{Event, EventKind, Member, MemberStatus};
 
     struct NoSecrets;
     impl SecretStore for NoSecrets {
@@ -212,22 +258,32 @@ mod tests {
             stats: None,
             auto: false,
             override_: false,
+            member: None,
         }
     }
 
-    #[test]
-    fn events_are_taken_once_in_order_and_a_gap_asks_for_a_resume() {
-        let dir = tempfile::tempdir().unwrap();
+    fn shared(dir: &std::path::Path) -> Shared {
         let api = Api::new("http://127.0.0.1:9").unwrap();
         let tokens = Tokens::new(api.clone(), std::sync::Arc::new(NoSecrets));
         let config = DeskConfig {
             server: "http://127.0.0.1:9".into(),
             location_id: "demo".into(),
             desk_id: "d".into(),
-            data_dir: dir.path().into(),
+            data_dir: dir.into(),
             device_name: "t".into(),
+            ca_file: None,
         };
-        let shared = Shared::new(config, api, tokens, Outbox::open(dir.path()).unwrap());
+        Shared::new(config, api, tokens, Outbox::open(dir).unwrap())
+    }
+
+    fn member_updated(seq: i64, member: Option<Member>) -> Event {
+        Event { kind: EventKind::MemberUpdated, member, ..event(seq) }
+    }
+
+    #[test]
+    fn events_are_taken_once_in_order_and_a_gap_asks_for_a_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared(dir.path());
         let mut events = shared.subscribe();
         shared.follow_from(0).unwrap();
         assert!(shared.take_event(event(1)).unwrap().is_ok());
@@ -241,5 +297,40 @@ mod tests {
         }
         assert_eq!(seen, [1, 2]);
         assert_eq!(shared.resume_point().unwrap(), Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_member_update_reaches_the_cached_roster_before_it_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = shared(dir.path());
+        let mut events = shared.subscribe();
+        shared.follow_from(0).unwrap();
+        let renewed = Member {
+            id: "m181".into(),
+            name: "Ann".into(),
+            card: "D0181".into(),
+            status: MemberStatus::Active,
+            valid_until: chrono::NaiveDate::from_ymd_opt(2099, 12, 31),
+            created_at: chrono::Utc::now(),
+            ..Default::default()
+        };
+        assert!(shared.take_event(member_updated(1, Some(renewed.clone()))).unwrap().is_ok());
+        assert_eq!(shared.outbox.roster_by_card("D0181").unwrap(), Some(renewed.clone()));
+        assert!(shared.outbox.meta("roster_cursor").unwrap().is_none(), "the sync cursor does not move");
+        assert!(matches!(events.try_recv(), Ok(DeskEvent::Event { event }) if event.seq == 1));
+
+        // Without a member (a bulk import): a delta sync is asked for at once.
+        assert!(shared.take_event(member_updated(2, None)).unwrap().is_ok());
+        tokio::time::timeout(std::time::Duration::from_secs(1), shared.roster_due.notified())
+            .await
+            .expect("a roster sync was asked for");
+        assert_eq!(shared.outbox.roster_size().unwrap(), 1);
+
+        // While a sync runs, a member update asks it to run once more.
+        shared.roster_syncing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let frozen = Member { status: MemberStatus::Frozen, ..renewed };
+        assert!(shared.take_event(member_updated(3, Some(frozen.clone()))).unwrap().is_ok());
+        assert_eq!(shared.outbox.roster_by_id("m181").unwrap(), Some(frozen));
+        assert!(shared.roster_again.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -176,6 +176,15 @@ pub struct UserSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
+    /// The server's version (extension; absent from v1 servers), shown by `doctor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Health {
+    pub fn new(status: &str) -> Self {
+        Self { status: status.into(), version: None }
+    }
 }
 
 /// Extension `presence`: one desk of a location as a manager sees it

@@ -85,7 +85,11 @@ impl RejectionCode {
     pub fn overridable(self) -> bool {
         matches!(
             self,
-            Self::MembershipExpired | Self::MembershipFrozen | Self::CapacityReached | Self::RecentCheckIn | Self::HomeGymOnly
+            Self::MembershipExpired
+                | Self::MembershipFrozen
+                | Self::CapacityReached
+                | Self::RecentCheckIn
+                | Self::HomeGymOnly
         )
     }
 

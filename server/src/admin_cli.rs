@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use frontdesk_protocol::api::{LocationPatch, NewLocation};
 use frontdesk_protocol::Role;
+use frontdesk_protocol::api::{LocationPatch, NewLocation};
 use serde_json::{Value, json};
 
 use crate::auth::{Actor, password};
@@ -131,7 +131,10 @@ impl From<anyhow::Error> for Refusal {
 
 impl From<crate::store::StoreError> for Refusal {
     fn from(e: crate::store::StoreError) -> Self {
-        Self { message: format!("{e}. Nothing was changed; check that the database is reachable and try again."), rows: vec![] }
+        Self {
+            message: format!("{e}. Nothing was changed; check that the database is reachable and try again."),
+            rows: vec![],
+        }
     }
 }
 
@@ -198,9 +201,8 @@ async fn execute(action: Admin, store: &dyn Store) -> Result<Value, Refusal> {
         Admin::CreateUser(a) => {
             let username = setup::username(&a.username)?;
             let name = setup::staff_name(&a.name)?;
-            let role = Role::parse(a.role.trim()).ok_or_else(|| {
-                format!("The role {:?} does not exist: use front_desk, manager or admin.", a.role)
-            })?;
+            let role = Role::parse(a.role.trim())
+                .ok_or_else(|| format!("The role {:?} does not exist: use front_desk, manager or admin.", a.role))?;
             let locations = known_locations(store, &a.locations).await?;
             if store.user_by_username(&username).await?.is_some() {
                 return Err(format!(
@@ -223,7 +225,9 @@ async fn execute(action: Admin, store: &dyn Store) -> Result<Value, Refusal> {
                 locations,
             };
             if !store.create_user(&user, &by, now).await? {
-                return Err(format!("A user named {:?} was created meanwhile; nothing was changed.", user.username).into());
+                return Err(
+                    format!("A user named {:?} was created meanwhile; nothing was changed.", user.username).into()
+                );
             }
             Ok(json!({ "ok": true, "action": "user_created", "user": user.summary() }))
         }
@@ -245,7 +249,9 @@ async fn execute(action: Admin, store: &dyn Store) -> Result<Value, Refusal> {
         Admin::ImportMembers(a) => import_members(store, a, &by).await,
         Admin::Backup(a) => {
             if a.file.exists() {
-                return Err(format!("{} exists already; choose a new file name for the backup.", a.file.display()).into());
+                return Err(
+                    format!("{} exists already; choose a new file name for the backup.", a.file.display()).into()
+                );
             }
             let started = std::time::Instant::now();
             store.backup_to(&a.file).await?;
@@ -325,8 +331,7 @@ async fn import_members(store: &dyn Store, a: ImportArgs, by: &Actor) -> Result<
         )
         .into());
     }
-    let bytes =
-        std::fs::read(&a.file).map_err(|e| format!("cannot read the file {}: {e}", a.file.display()))?;
+    let bytes = std::fs::read(&a.file).map_err(|e| format!("cannot read the file {}: {e}", a.file.display()))?;
     let started = std::time::Instant::now();
     let parsed = import::parse(&bytes).map_err(|rows| Refusal {
         message: format!(

@@ -69,6 +69,9 @@ pub struct Settings {
     pub database_url: String,
     pub demo: bool,
     pub jwt_secret: Vec<u8>,
+    /// A secret file named but not read yet: read by [`Settings::ensure_jwt_secret`],
+    /// so `admin` subcommands (which sign nothing) work for users who may not read it.
+    pub jwt_secret_file: Option<PathBuf>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub heartbeat: Duration,
@@ -143,9 +146,26 @@ where
     }
 }
 
+/// The config file the Debian package installs (a conffile IT edits). Read when no
+/// `--config` (or `FRONTDESK_CONFIG`) is given and it exists, so `frontdesk-server admin …`
+/// on the server machine works on the same store as the service.
+#[cfg(unix)]
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/frontdesk/server.toml";
+
 impl Settings {
     pub fn load(cli: &Cli, env: &dyn Env) -> anyhow::Result<Self> {
-        let file: FileSettings = match &cli.config {
+        #[cfg(unix)]
+        let default_file = Some(Path::new(DEFAULT_CONFIG_FILE));
+        #[cfg(not(unix))]
+        let default_file = None;
+        Self::load_with_default_file(cli, env, default_file)
+    }
+
+    /// [`Settings::load`] with the default config file as a parameter, so tests do not
+    /// depend on what this machine has in `/etc`.
+    fn load_with_default_file(cli: &Cli, env: &dyn Env, default_file: Option<&Path>) -> anyhow::Result<Self> {
+        let config_file = cli.config.clone().or_else(|| default_file.filter(|p| p.exists()).map(Path::to_path_buf));
+        let file: FileSettings = match &config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
@@ -168,15 +188,16 @@ impl Settings {
             .or(file.database_url.clone())
             .unwrap_or_else(|| sqlite_url(&data_dir.join("frontdesk.db")));
 
-        let jwt_secret = match (env.var("FRONTDESK_JWT_SECRET"), env.var("FRONTDESK_JWT_SECRET_FILE")) {
-            (Some(secret), _) => secret.into_bytes(),
-            (None, Some(path)) => read_secret_file(Path::new(&path))?,
-            (None, None) => match (&file.jwt_secret, &file.jwt_secret_file) {
-                (Some(secret), _) => secret.clone().into_bytes(),
-                (None, Some(path)) => read_secret_file(path)?,
-                (None, None) => Vec::new(),
-            },
-        };
+        let (jwt_secret, jwt_secret_file) =
+            match (env.var("FRONTDESK_JWT_SECRET"), env.var("FRONTDESK_JWT_SECRET_FILE")) {
+                (Some(secret), _) => (secret.into_bytes(), None),
+                (None, Some(path)) => (Vec::new(), Some(PathBuf::from(path))),
+                (None, None) => match (&file.jwt_secret, &file.jwt_secret_file) {
+                    (Some(secret), _) => (secret.clone().into_bytes(), None),
+                    (None, Some(path)) => (Vec::new(), Some(path.clone())),
+                    (None, None) => (Vec::new(), None),
+                },
+            };
 
         let settings = Self {
             listen: cli.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal")),
@@ -184,6 +205,7 @@ impl Settings {
             database_url,
             demo,
             jwt_secret,
+            jwt_secret_file,
             access_ttl: Duration::from_secs(pick!("FRONTDESK_ACCESS_TTL_S", access_ttl_s, 900)),
             refresh_ttl: Duration::from_secs(pick!("FRONTDESK_REFRESH_TTL_S", refresh_ttl_s, 2_592_000)),
             heartbeat: Duration::from_millis(pick!("FRONTDESK_HEARTBEAT_MS", heartbeat_ms, 15_000)),
@@ -199,7 +221,9 @@ impl Settings {
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),
             drain_spread: Duration::from_millis(pick!("FRONTDESK_DRAIN_SPREAD_MS", drain_spread_ms, 30_000)),
             socket_send_buffer: pick!("FRONTDESK_SOCKET_SEND_BUFFER", socket_send_buffer, 0),
-            watch_interval: Duration::from_millis(pick!("FRONTDESK_WATCH_INTERVAL_MS", watch_interval_ms, 1000).max(10)),
+            watch_interval: Duration::from_millis(
+                pick!("FRONTDESK_WATCH_INTERVAL_MS", watch_interval_ms, 1000).max(10),
+            ),
             issuer: "frontdesk".into(),
             audience: "frontdesk-desk".into(),
         };
@@ -229,6 +253,11 @@ impl Settings {
     /// The JWT secret: given, or in demo mode made once and kept in the data dir.
     /// Outside demo mode a missing secret stops the server with instructions.
     pub fn ensure_jwt_secret(&mut self) -> anyhow::Result<()> {
+        if self.jwt_secret.is_empty()
+            && let Some(path) = self.jwt_secret_file.clone()
+        {
+            self.jwt_secret = read_secret_file(&path)?;
+        }
         if !self.jwt_secret.is_empty() {
             if self.jwt_secret.len() < 32 {
                 bail!(
@@ -302,9 +331,14 @@ mod tests {
         Cli::parse_from(std::iter::once("frontdesk-server").chain(args.iter().copied()))
     }
 
+    /// Settings as the server loads them, but blind to this machine's /etc.
+    fn load(cli: &Cli, env: &dyn Env) -> anyhow::Result<Settings> {
+        Settings::load_with_default_file(cli, env, None)
+    }
+
     #[test]
     fn defaults_follow_server_md() {
-        let s = Settings::load(&cli(&[]), &MapEnv(HashMap::new())).unwrap();
+        let s = load(&cli(&[]), &MapEnv(HashMap::new())).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.access_ttl, Duration::from_secs(900));
         assert_eq!(s.refresh_ttl, Duration::from_secs(2_592_000));
@@ -317,20 +351,49 @@ mod tests {
     #[test]
     fn environment_overrides_and_bad_values_are_named() {
         let env = MapEnv(HashMap::from([("FRONTDESK_HEARTBEAT_MS", "200"), ("FRONTDESK_ACCESS_TTL_S", "2")]));
-        let s = Settings::load(&cli(&["--listen", "127.0.0.1:0"]), &env).unwrap();
+        let s = load(&cli(&["--listen", "127.0.0.1:0"]), &env).unwrap();
         assert_eq!(s.heartbeat, Duration::from_millis(200));
         assert_eq!(s.access_ttl, Duration::from_secs(2));
 
         let bad = MapEnv(HashMap::from([("FRONTDESK_HEARTBEAT_MS", "soon")]));
-        let err = Settings::load(&cli(&[]), &bad).err().unwrap().to_string();
+        let err = load(&cli(&[]), &bad).err().unwrap().to_string();
         assert!(err.contains("FRONTDESK_HEARTBEAT_MS"), "{err}");
     }
 
     #[test]
     fn missing_secret_outside_demo_says_how_to_fix_it() {
-        let mut s = Settings::load(&cli(&[]), &MapEnv(HashMap::new())).unwrap();
+        let mut s = load(&cli(&[]), &MapEnv(HashMap::new())).unwrap();
         let err = s.ensure_jwt_secret().unwrap_err().to_string();
         assert!(err.contains("FRONTDESK_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn the_default_config_file_is_read_when_present_and_no_config_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = dir.path().join("server.toml");
+        let empty = MapEnv(HashMap::new());
+
+        // Absent: plain defaults, no error.
+        let s = Settings::load_with_default_file(&cli(&[]), &empty, Some(&default)).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+
+        std::fs::write(&default, "listen = \"127.0.0.1:9123\"\nheartbeat_ms = 700\n").unwrap();
+        let s = Settings::load_with_default_file(&cli(&[]), &empty, Some(&default)).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9123");
+        assert_eq!(s.heartbeat, Duration::from_millis(700));
+
+        // --config names another file: the default one is not read at all.
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "heartbeat_ms = 900\n").unwrap();
+        let s = Settings::load_with_default_file(&cli(&["--config", other.to_str().unwrap()]), &empty, Some(&default))
+            .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.heartbeat, Duration::from_millis(900));
+
+        // A broken default file is an error that names it, not silently ignored.
+        std::fs::write(&default, "listen = 1\n").unwrap();
+        let err = format!("{:#}", Settings::load_with_default_file(&cli(&[]), &empty, Some(&default)).unwrap_err());
+        assert!(err.contains("server.toml"), "{err}");
     }
 
     #[test]

@@ -22,10 +22,14 @@ pub struct Published {
 
 #[derive(Debug, Clone)]
 pub enum Control {
-    UserDisabled { user_id: String },
+    UserDisabled {
+        user_id: String,
+    },
     /// A manager changed the user's role or gyms, or reset their password: the
     /// sessions they hold may no longer match what they are allowed.
-    RightsChanged { user_id: String },
+    RightsChanged {
+        user_id: String,
+    },
 }
 
 pub struct Hub {
@@ -40,7 +44,12 @@ pub struct Hub {
 impl Hub {
     /// `capacity`: events a subscriber may fall behind before it counts as lagging.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(16), locations: Mutex::new(HashMap::new()), control: broadcast::channel(256).0, published: Mutex::default() }
+        Self {
+            capacity: capacity.max(16),
+            locations: Mutex::new(HashMap::new()),
+            control: broadcast::channel(256).0,
+            published: Mutex::default(),
+        }
     }
 
     fn sender(&self, location_id: &str) -> broadcast::Sender<Arc<Published>> {

@@ -71,12 +71,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<RowError>> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e.position().map(|p| line_at(bytes, p.byte())).unwrap_or(0);
                 errors.push(RowError { line, message: format!("this row cannot be read as CSV ({e}).") });
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map(|p| line_at(bytes, p.byte())).unwrap_or(0);
         if record.iter().all(|f| f.is_empty()) {
             continue; // blank line
         }
@@ -86,7 +86,10 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<RowError>> {
                 if let Some(first) = cards.insert(row.card.clone(), line) {
                     errors.push(RowError {
                         line,
-                        message: format!("card {:?} is also on line {first}; each card belongs to one member.", row.card),
+                        message: format!(
+                            "card {:?} is also on line {first}; each card belongs to one member.",
+                            row.card
+                        ),
                     });
                     continue;
                 }
@@ -104,6 +107,17 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<RowError>> {
         }
     }
     if errors.is_empty() { Ok(Parsed { rows, ignored_columns }) } else { Err(errors) }
+}
+
+/// The line (from 1) of a byte offset. The csv reader's own line count skips blank
+/// lines, which would send people to the wrong row of their file.
+fn line_at(bytes: &[u8], offset: u64) -> u64 {
+    let mut end = (offset as usize).min(bytes.len());
+    // A record's position is where the reader started looking, before blank lines.
+    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
 fn parse_row(record: &csv::ByteRecord, columns: &HashMap<String, usize>, line: u64) -> Result<ImportRow, String> {
@@ -228,7 +242,9 @@ mod tests {
 
     #[test]
     fn duplicate_external_ids_and_spaces_in_cards_are_refused() {
-        let e = errors("card,name,valid_until,external_id\nC1,Ann,2027-01-01,X1\nC2,Bo,2027-01-01,X1\nC 3,Cy,2027-01-01,\n");
+        let e = errors(
+            "card,name,valid_until,external_id\nC1,Ann,2027-01-01,X1\nC2,Bo,2027-01-01,X1\nC 3,Cy,2027-01-01,\n",
+        );
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
     }
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use frontdesk_server::admin_cli::{self, Command};
 use frontdesk_server::config::{Cli, ProcessEnv, Settings, redact_url};
 use frontdesk_server::state::AppState;
-use frontdesk_server::admin_cli::{self, Command};
 use frontdesk_server::{demo, store};
 
 #[tokio::main]

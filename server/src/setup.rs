@@ -45,7 +45,9 @@ pub fn location_id(id: &str) -> Result<String, String> {
 pub fn time_zone(name: &str) -> Result<String, String> {
     let name = name.trim();
     name.parse::<chrono_tz::Tz>().map(|tz| tz.name().to_owned()).map_err(|_| {
-        format!("{name:?} is not a time zone this server knows. Use an IANA name such as Europe/London or America/New_York.")
+        format!(
+            "`time_zone`: {name:?} is not a time zone this server knows. Use an IANA name such as Europe/London or America/New_York."
+        )
     })
 }
 

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use frontdesk_desk::{ConnectionState, DeskEvent, EntryState, Provisional, Who};
-use frontdesk_protocol::ReviewDecision;
+use frontdesk_protocol::api::{Freeze, MemberPatch, NewMember, NewUser, UserPatch, UserSummary};
+use frontdesk_protocol::{Location, Member, ReviewDecision};
 use tauri::State;
 use tauri_specta::Event as _;
 
@@ -13,8 +14,8 @@ use crate::live::entry_member;
 use crate::scan;
 use crate::shell::{Shell, session_of};
 use crate::view::{
-    AppInfo, CheckInRequest, CheckOutRequest, DeskUpdate, ManagerOverview, OutboxEntry, ScanResult, SearchResult,
-    SessionInfo, Snapshot, UiError,
+    AppInfo, CheckInRequest, CheckOutRequest, DeskUpdate, ManagerOverview, NewMemberRequest, OutboxEntry, ScanResult,
+    SearchResult, SessionInfo, Snapshot, StaffUserPatch, StaffUserRequest, UiError,
 };
 
 /// How long a scan waits for the server's answer while live before the panel shows it
@@ -230,7 +231,7 @@ pub async fn manager_overview(shell: State<'_, Shell>) -> Result<ManagerOverview
     let desk = shell.desk().await?;
     let (desks, visits) = tokio::join!(desk.desks(), desk.visits_today());
     let mut visits = visits?;
-    visits.sort_by(|a, b| b.checked_in_at.cmp(&a.checked_in_at));
+    visits.sort_by_key(|v| std::cmp::Reverse(v.checked_in_at));
     let (desks, desks_error) = match desks {
         Ok(desks) => (desks, None),
         Err(e) => (Vec::new(), Some(e.message)),
@@ -249,4 +250,140 @@ pub async fn review(
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     shell.desk().await?.review(&check_in_id, decision, note).await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------- setting members up
+// Changes made on the server (it must be reachable); each answer is the member as now
+// stored, which the desk has already put into its cached member list.
+
+/// A date typed at the desk (`YYYY-MM-DD`), or what to type instead.
+fn date(text: &str, what: &str) -> Result<chrono::NaiveDate, UiError> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| UiError::new("invalid_input", format!("Give the {what} as year-month-day, e.g. 2027-01-31.")))
+}
+
+/// A walk-in: a new member of this desk's gym. The UI checks them in next, as any scan.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_member(shell: State<'_, Shell>, request: NewMemberRequest) -> Result<Member, UiError> {
+    let desk = shell.desk().await?;
+    let name = request.name.trim();
+    let card = request.card.trim();
+    if name.is_empty() || card.is_empty() {
+        return Err(UiError::new("invalid_input", "Enter the member's name and scan or type their card."));
+    }
+    let member = NewMember {
+        name: name.to_owned(),
+        card: card.to_owned(),
+        phone: non_empty(&request.phone),
+        email: non_empty(&request.email),
+        external_id: None,
+        valid_until: date(&request.valid_until, "membership end date")?,
+        home_location_id: desk.config().location_id.clone(),
+    };
+    Ok(desk.create_member(member).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_member_contact(
+    shell: State<'_, Shell>,
+    member_id: String,
+    patch: MemberPatch,
+) -> Result<Member, UiError> {
+    Ok(shell.desk().await?.update_member_contact(&member_id, patch).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn replace_card(
+    shell: State<'_, Shell>,
+    member_id: String,
+    card: String,
+    reason: Option<String>,
+) -> Result<Member, UiError> {
+    if card.trim().is_empty() {
+        return Err(UiError::new("invalid_input", "Scan or type the new card."));
+    }
+    Ok(shell.desk().await?.replace_card(&member_id, &card, non_empty(&reason)).await?)
+}
+
+/// A manager renews a membership until `valid_until` (`YYYY-MM-DD`, inclusive).
+#[tauri::command]
+#[specta::specta]
+pub async fn renew_member(shell: State<'_, Shell>, member_id: String, valid_until: String) -> Result<Member, UiError> {
+    let valid_until = date(&valid_until, "new end date")?;
+    Ok(shell.desk().await?.renew_member(&member_id, valid_until).await?)
+}
+
+/// A manager freezes a membership from today, until `until` (`YYYY-MM-DD`) or unfrozen.
+#[tauri::command]
+#[specta::specta]
+pub async fn freeze_member(
+    shell: State<'_, Shell>,
+    member_id: String,
+    until: Option<String>,
+    reason: Option<String>,
+) -> Result<Member, UiError> {
+    let until = non_empty(&until).map(|u| date(&u, "last day of the freeze")).transpose()?;
+    let freeze = Freeze { from: None, until, reason: non_empty(&reason) };
+    Ok(shell.desk().await?.freeze_member(&member_id, freeze).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unfreeze_member(shell: State<'_, Shell>, member_id: String) -> Result<Member, UiError> {
+    Ok(shell.desk().await?.unfreeze_member(&member_id).await?)
+}
+
+// ---------------------------------------------------------------- the admin screen
+
+/// The gyms the signed-in user works at.
+#[tauri::command]
+#[specta::specta]
+pub async fn locations(shell: State<'_, Shell>) -> Result<Vec<Location>, UiError> {
+    Ok(shell.desk().await?.locations().await?)
+}
+
+/// The staff accounts a manager or admin may see.
+#[tauri::command]
+#[specta::specta]
+pub async fn users(shell: State<'_, Shell>) -> Result<Vec<UserSummary>, UiError> {
+    Ok(shell.desk().await?.users().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_user(shell: State<'_, Shell>, request: StaffUserRequest) -> Result<UserSummary, UiError> {
+    let user = NewUser {
+        username: request.username.trim().to_owned(),
+        name: request.name.trim().to_owned(),
+        role: request.role,
+        locations: request.locations,
+        password: request.password,
+    };
+    Ok(shell.desk().await?.create_user(user).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_user(
+    shell: State<'_, Shell>,
+    user_id: String,
+    patch: StaffUserPatch,
+) -> Result<UserSummary, UiError> {
+    let patch = UserPatch { name: patch.name, role: patch.role, locations: patch.locations };
+    Ok(shell.desk().await?.update_user(&user_id, patch).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn reset_password(shell: State<'_, Shell>, user_id: String, password: String) -> Result<(), UiError> {
+    Ok(shell.desk().await?.reset_password(&user_id, &password).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_user_disabled(shell: State<'_, Shell>, user_id: String, disabled: bool) -> Result<(), UiError> {
+    Ok(shell.desk().await?.set_user_disabled(&user_id, disabled).await?)
 }

@@ -21,6 +21,18 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::retry_now,
             commands::manager_overview,
             commands::review,
+            commands::create_member,
+            commands::update_member_contact,
+            commands::replace_card,
+            commands::renew_member,
+            commands::freeze_member,
+            commands::unfreeze_member,
+            commands::locations,
+            commands::users,
+            commands::create_user,
+            commands::update_user,
+            commands::reset_password,
+            commands::set_user_disabled,
         ])
         .events(tauri_specta::collect_events![DeskUpdate])
 }

@@ -10,6 +10,7 @@
 //! - `ipc`      — the collected commands/events and the bindings export
 
 mod commands;
+pub mod doctor;
 pub mod ipc;
 mod live;
 mod scan;

@@ -97,6 +97,7 @@ impl Shell {
             desk_id: resolved.desk_id.clone(),
             data_dir: data_dir.clone(),
             device_name: format!("Frontdesk app, desk {}", resolved.desk_id),
+            ca_file: resolved.ca_file.clone(),
         };
         let keychain = Arc::new(Keychain::for_desk(server, &resolved.desk_id));
         let desk = Arc::new(Desk::open(desk_config, keychain)?);

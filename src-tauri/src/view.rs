@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use frontdesk_desk::{ConnectionState, Counts, DeskError, EntryState, Provisional, Status};
 use frontdesk_protocol::api::{DeskPresence, UserInfo};
-use frontdesk_protocol::{Event, Member, RejectionCode, Stats, Visit};
+use frontdesk_protocol::{Event, Member, RejectionCode, Role, Stats, Visit};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -185,6 +185,36 @@ pub struct ManagerOverview {
     pub desks_error: Option<String>,
     /// Today's visits, newest first; those with `needs_review` await a decision.
     pub visits: Vec<Visit>,
+}
+
+/// A new member added at the desk (a walk-in); their home gym is this desk's gym.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct NewMemberRequest {
+    pub name: String,
+    pub card: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Last day of the membership, inclusive, as `YYYY-MM-DD`.
+    pub valid_until: String,
+}
+
+/// A new staff account (admin screen). The password is sent once and never shown again.
+#[derive(Clone, Serialize, Deserialize, Type)]
+pub struct StaffUserRequest {
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    /// Ids of the gyms the user works at.
+    pub locations: Vec<String>,
+    pub password: String,
+}
+
+/// A change to a staff account: the fields given change.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct StaffUserPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub locations: Option<Vec<String>>,
 }
 
 /// The one stream of changes from the desk to the webview, in order.

@@ -175,6 +175,57 @@ impl App {
         self.wait(testid).await.send_keys(text).await.expect("type");
     }
 
+    /// Replaces the text of a field (a prefilled one: a date, a suggestion).
+    pub async fn retype(&self, testid: &str, text: &str) {
+        let field = self.wait(testid).await;
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    /// Presses a key (WebDriver key code, e.g. `"\u{E00C}"` for Escape) where the focus is.
+    pub async fn press(&self, key: &str) {
+        let focused = self.client.active_element().await.expect("a focused element");
+        focused.send_keys(key).await.expect("key press");
+    }
+
+    /// Waits until the focused element is the one with this handle.
+    pub async fn wait_focused(&self, testid: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let focused = match self.client.active_element().await {
+                Ok(el) => el.attr("data-testid").await.ok().flatten(),
+                Err(_) => None,
+            };
+            if focused.as_deref() == Some(testid) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{testid} did not get the focus (focused: {focused:?})");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until a field holds `value` (its live value, not the HTML attribute).
+    pub async fn wait_value(&self, testid: &str, value: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let current = self.wait(testid).await.prop("value").await.ok().flatten();
+            if current.as_deref() == Some(value) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{testid} does not hold {value:?} (holds {current:?})");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until no element has this handle (a form closed).
+    pub async fn wait_gone(&self, testid: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.client.find(Locator::Css(&Self::by_testid(testid))).await.is_ok() {
+            assert!(Instant::now() < deadline, "{testid} is still shown");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn click(&self, testid: &str) {
         self.wait(testid).await.click().await.expect("click");
     }

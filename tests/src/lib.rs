@@ -34,6 +34,7 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub mod agent;
 pub mod app;
 pub mod proxy;
+pub mod tls_front;
 
 /// Path of a workspace binary, building it once if the test run did not.
 pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
@@ -279,7 +280,10 @@ async fn launch(data_dir: &Path, options: &ServerOptions, listen: &str) -> anyho
     if !options.no_demo {
         cmd.arg("--demo");
     }
-    cmd.env("FRONTDESK_JWT_SECRET", TEST_JWT_SECRET)
+    // An empty config file: a machine with the server package installed must not hand its
+    // /etc/frontdesk/server.toml to the tests' servers.
+    cmd.env("FRONTDESK_CONFIG", empty_config_file())
+        .env("FRONTDESK_JWT_SECRET", TEST_JWT_SECRET)
         .env("FRONTDESK_LOG", "info,sqlx=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -519,4 +523,204 @@ pub fn metric_sum(text: &str, name: &str, parts: &[&str]) -> f64 {
         .filter(|l| parts.iter().all(|p| l.contains(p)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+// ---------------------------------------------------------------------------------------
+// Setting a gym up: `frontdesk-server admin …`, calls with any method, WebSockets at any
+// location, waiting for a condition.
+// ---------------------------------------------------------------------------------------
+
+/// What one `frontdesk-server admin …` run produced.
+#[derive(Debug, Clone)]
+pub struct AdminRun {
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Its one JSON line on standard output.
+    pub json: Value,
+    pub stderr: String,
+}
+
+impl AdminRun {
+    /// Asserts exit 0 and `"ok":true`; returns the JSON line.
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.code, Some(0), "admin command failed: {} / stderr: {}", self.json, self.stderr);
+        assert_eq!(self.json["ok"], true, "admin command: {}", self.json);
+        &self.json
+    }
+
+    /// Asserts exit 1, `"ok":false` with an `error` sentence that is also on stderr;
+    /// returns the JSON line.
+    #[track_caller]
+    pub fn refused(&self) -> &Value {
+        assert_eq!(self.code, Some(1), "admin command should exit 1: {} / stderr: {}", self.json, self.stderr);
+        assert_eq!(self.json["ok"], false, "admin command: {}", self.json);
+        let error = self.json["error"].as_str().unwrap_or_default();
+        assert!(!error.trim().is_empty(), "a refusal needs a reason: {}", self.json);
+        assert!(self.stderr.contains(error), "the reason goes to stderr too: {:?} not in {:?}", error, self.stderr);
+        &self.json
+    }
+
+    /// The `errors` list of a refusal, as (line, message).
+    pub fn row_errors(&self) -> Vec<(u64, String)> {
+        self.json["errors"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| (r["line"].as_u64().unwrap_or(0), r["message"].as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Runs `frontdesk-server admin <args> --data-dir <data_dir>` with standard input not a
+/// terminal and without `FRONTDESK_NEW_PASSWORD` unless `env` gives it; checks that
+/// standard output is exactly one JSON line.
+pub async fn admin_command(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> AdminRun {
+    let mut cmd = Command::new(server_binary());
+    cmd.arg("admin").args(args).arg("--data-dir").arg(data_dir);
+    cmd.env("FRONTDESK_CONFIG", empty_config_file())
+        .env_remove("FRONTDESK_NEW_PASSWORD")
+        .env_remove("FRONTDESK_DATABASE_URL")
+        .env_remove("FRONTDESK_DATA_DIR")
+        .env("FRONTDESK_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(PATIENCE * 4, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("admin {args:?} did not finish in time"))
+        .expect("run frontdesk-server admin");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "admin {args:?} must print exactly one line on stdout, got {stdout:?}; stderr {stderr}");
+    let json: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("admin {args:?}: {e}: {stdout:?}"));
+    AdminRun { code: out.status.code(), json, stderr }
+}
+
+/// A check-in command at any location.
+pub fn check_in_at(location: &str, card: &str) -> Value {
+    let mut cmd = command("check_in", card);
+    cmd["location_id"] = json!(location);
+    cmd
+}
+
+/// Polls `probe` until it returns `Some`, failing after [`PATIENCE`] with `what`.
+pub async fn wait_until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Server {
+    /// `frontdesk-server admin <args>` on this server's data dir (it may be running).
+    pub async fn admin(&self, args: &[&str], env: &[(&str, &str)]) -> AdminRun {
+        admin_command(&self.data_dir, args, env).await
+    }
+
+    /// What the server wrote on standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Signs in; the status and the body, whatever they are.
+    pub async fn try_login(&self, username: &str, password: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.api("/auth/login"))
+            .json(&json!({"username": username, "password": password, "device_name": "test"}))
+            .send()
+            .await
+            .expect("login request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Any method, a JSON body or none; the status and the body (a non-JSON body comes
+    /// back as a JSON string, an empty one as null).
+    pub async fn call(&self, method: &str, token: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.api(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.expect("HTTP request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, body)
+    }
+
+    /// A WebSocket session at any location.
+    pub async fn connect_at(&self, token: &str, location: &str) -> Ws {
+        Ws::connect_at(self, token, location).await.expect("websocket opens")
+    }
+}
+
+impl Ws {
+    /// Opens a session at `location` (v1 protocol, bearer header) and reads its hello.
+    pub async fn connect_at(server: &Server, token: &str, location: &str) -> anyhow::Result<Ws> {
+        let req = ws_request(&server.ws_url(&format!("location={location}")), Some(token), Some("frontdesk.v1"));
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        let mut ws = Ws { stream, hello: Value::Null };
+        let hello = ws.next().await.json();
+        assert_eq!(hello["type"], "hello", "first frame must be hello: {hello}");
+        ws.hello = hello;
+        Ok(ws)
+    }
+
+    /// Reads frames until an event of `kind`; returns it.
+    pub async fn event_of_kind(&mut self, kind: &str) -> Value {
+        loop {
+            match self.next().await {
+                Frame::Json(v) if v["type"] == "event" && v["kind"] == kind => return v,
+                Frame::Json(_) => {}
+                other => panic!("the session ended before a {kind} event: {other:?}"),
+            }
+        }
+    }
+}
+
+/// Writes a member CSV file of `rows` generated members (`card` = `{prefix}{n:06}`,
+/// `external_id` = `X-{prefix}{n}`), valid until `valid_until`; returns its path.
+pub fn write_member_csv(path: &Path, prefix: &str, rows: usize, valid_until: &str) -> PathBuf {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create csv"));
+    writeln!(out, "external_id,card,name,phone,email,valid_until").expect("write");
+    for n in 1..=rows {
+        writeln!(
+            out,
+            "X-{prefix}{n},{prefix}{n:06},\"Member {n}, {prefix}\",+44 20 {n:07},m{n}@example.org,{valid_until}"
+        )
+        .expect("write");
+    }
+    out.flush().expect("flush");
+    path.to_path_buf()
+}
+
+/// An empty TOML file for servers started by tests (see `launch`).
+fn empty_config_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("frontdesk-tests-empty-{}.toml", std::process::id()));
+        std::fs::write(&path, "").expect("write an empty config file");
+        path
+    })
+    .clone()
 }

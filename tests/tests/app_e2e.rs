@@ -24,6 +24,25 @@ async fn wait_for_roster(data_dir: &std::path::Path, members: i64) {
     }
 }
 
+/// Waits until a desk's cached member list holds `card` as `check` wants it (the desk
+/// took the `member_updated` event); returns the cached member.
+async fn wait_for_cached(
+    data_dir: &std::path::Path,
+    card: &str,
+    check: impl Fn(&frontdesk_protocol::Member) -> bool,
+) -> frontdesk_protocol::Member {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let cached =
+            frontdesk_desk::outbox::Outbox::open(data_dir).ok().and_then(|o| o.roster_by_card(card).ok().flatten());
+        if let Some(member) = cached.filter(|m| check(m)) {
+            return member;
+        }
+        assert!(Instant::now() < deadline, "the desk at {} did not cache the change of {card}", data_dir.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn member_name(server: &Server, card: &str) -> String {
     let token = server.front_desk().await.access_token;
     let (status, body) = server.get(&token, &format!("/members?q={card}")).await;
@@ -172,10 +191,103 @@ async fn front_desk_and_manager_through_the_real_app() {
     app.wait_text("stats-today", "6").await;
     app.shot("second-desk-in-feed").await;
 
-    // The manager view lists both desks, online, nothing queued.
+    // A walk-in. "Add member" opens the form over the result panel; Esc closes it and
+    // the scan field has the focus again.
+    app.click("add-member").await;
+    app.wait_focused("member-name").await;
+    app.press("\u{E00C}").await;
+    app.wait_gone("member-form").await;
+    app.wait_focused("scan-input").await;
+    // A card nobody has: turned away, with "add as new member" for that card.
+    let text = scan_expect(&app, "W0001", "rejected").await;
+    assert!(text.contains("W0001"), "the unknown card is named: {text}");
+    app.click("add-scanned-member").await;
+    app.wait_value("member-card", "W0001").await;
+    app.shot("walk-in-form-opened-from-unknown-card").await;
+    // Saving without a name says what is missing, and saves nothing.
+    app.click("member-save").await;
+    let (_, problem) =
+        app.wait_until("member-form-error", "data-testid", "a form error", |_, t| !t.trim().is_empty()).await;
+    assert!(problem.to_lowercase().contains("name"), "the error names the missing field: {problem}");
+    app.type_into("member-name", "Wanda Walker").await;
+    app.type_into("member-phone", "+44 20 7946 0999").await;
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(365)).to_string();
+    app.retype("member-valid-until", &until).await;
+    app.shot("walk-in-form-filled").await;
+    app.click("member-save").await;
+    let (_, text) = app
+        .wait_until("scan-result", "data-status", "the walk-in checked in", |s, t| {
+            s == Some("accepted") && t.contains("Wanda Walker")
+        })
+        .await;
+    assert!(!text.is_empty());
+    app.wait_text("stats-today", "7").await;
+    app.shot("walk-in-checked-in").await;
+    let token = server.front_desk().await.access_token;
+    let (status, found) = server.get(&token, "/members?q=W0001").await;
+    assert_eq!(status, 200, "{found}");
+    let wanda = found.as_array().and_then(|m| m.iter().find(|m| m["card"] == "W0001")).expect("the walk-in is stored");
+    assert_eq!(wanda["name"], "Wanda Walker", "{wanda}");
+    assert_eq!(wanda["phone"], "+44 20 7946 0999", "{wanda}");
+    assert_eq!(wanda["valid_until"], until.as_str(), "{wanda}");
+    assert_eq!(wanda["home_location_id"], "demo", "{wanda}");
+    let visits = server.all_visits(&token).await;
+    let walk_ins: Vec<_> = visits.iter().filter(|v| v["card"] == "W0001").collect();
+    assert_eq!(walk_ins.len(), 1, "the walk-in's visit is recorded once: {visits:?}");
+    assert_eq!(walk_ins[0]["member"]["name"], "Wanda Walker", "{walk_ins:?}");
+    // The other desk learnt of the new member from the event, without a sync.
+    wait_for_cached(&dirs.path().join("front-2"), "W0001", |m| m.name == "Wanda Walker").await;
+
+    // A manager renews an expired member from the result panel: the next scan lets
+    // them in, and the other desk's cached list has the renewal at once (so it would
+    // let them in offline too).
     app.click("sign-out").await;
     sign_in(&app, "manager", "manager-demo").await;
     app.wait_attr("connection-state", "data-state", "live").await;
+    let text = scan_expect(&app, "D0181", "rejected").await;
+    assert!(text.to_lowercase().contains("expired"), "{text}");
+    app.click("renew-member").await;
+    let renewed_until = (chrono::Utc::now().date_naive() + chrono::Days::new(180)).to_string();
+    app.retype("renew-date", &renewed_until).await;
+    app.shot("manager-renews-expired-member").await;
+    app.click("renew-submit").await;
+    let (_, done) =
+        app.wait_until("member-action-done", "data-testid", "the renewal confirmed", |_, t| !t.is_empty()).await;
+    assert!(done.contains(&renewed_until), "the panel says until when: {done}");
+    let today = chrono::Utc::now().date_naive();
+    let expected_until = chrono::NaiveDate::parse_from_str(&renewed_until, "%Y-%m-%d").unwrap();
+    let cached =
+        wait_for_cached(&dirs.path().join("front-2"), "D0181", |m| m.valid_until == Some(expected_until)).await;
+    let verdict = frontdesk_desk::offline::judge(Some(&cached), today);
+    assert_eq!(verdict.provisional, frontdesk_desk::Provisional::Accepted, "offline, the other desk lets them in");
+    scan_expect(&app, "D0181", "accepted").await;
+    app.shot("renewed-member-accepted").await;
+
+    // The admin screen lists the staff and the gyms; a manager adds a front-desk account.
+    app.click("nav-admin").await;
+    app.wait("admin-users").await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let users = app.all("admin-user-row", &["data-username"]).await;
+        let gyms = app.all("admin-location-row", &["data-location-id"]).await;
+        let has_user = |u: &str| users.iter().any(|(a, _)| a[0].as_deref() == Some(u));
+        let has_gym = |g: &str| gyms.iter().any(|(a, _)| a[0].as_deref() == Some(g));
+        if has_user("frontdesk") && has_user("manager") && has_gym("demo") && has_gym("north") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the admin screen lists staff and gyms: {users:?} {gyms:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.type_into("new-user-username", "sam.evening").await;
+    app.type_into("new-user-name", "Sam Evening").await;
+    app.type_into("new-user-password", "sam-evening-pass").await;
+    app.click("new-user-submit").await;
+    app.wait_css("[data-testid=\"admin-user-row\"][data-username=\"sam.evening\"]").await;
+    app.shot("admin-screen-staff-added").await;
+    let sam = server.login("sam.evening", "sam-evening-pass").await;
+    assert!(!sam.access_token.is_empty());
+
+    // The manager view lists both desks, online, nothing queued.
     app.click("nav-manager").await;
     app.wait("manager-desks").await;
     let deadline = Instant::now() + PATIENCE;

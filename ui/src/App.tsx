@@ -20,10 +20,11 @@ import { nextSession } from "./state/session";
 import { SignIn } from "./components/SignIn";
 import { DeskScreen } from "./components/DeskScreen";
 import { ManagerView } from "./components/ManagerView";
+import { AdminView } from "./components/AdminView";
 import { ConnectionBanner } from "./components/ConnectionBanner";
 import { LateAlerts } from "./components/Panels";
 
-type View = "desk" | "manager";
+type View = "desk" | "manager" | "admin";
 
 export function App() {
   const [booted, setBooted] = useState(false);
@@ -78,6 +79,10 @@ export function App() {
           break;
         case "server_event":
           setEventTick((t) => t + 1);
+          // A member changed (here or at another desk): the panel shows them as now.
+          if (update.event.kind === "member_updated" && update.event.member) {
+            dispatchResult({ type: "member_changed", member: update.event.member });
+          }
           break;
         case "status": {
           // A kept sign-in may not know the user yet when the app starts: ask again.
@@ -216,6 +221,15 @@ export function App() {
             >
               Manager
             </button>
+            <button
+              type="button"
+              className={`tab${shownView === "admin" ? " tab--on" : ""}`}
+              aria-pressed={shownView === "admin"}
+              data-testid="nav-admin"
+              onClick={() => setView("admin")}
+            >
+              Staff &amp; gyms
+            </button>
           </nav>
         )}
         <span className="topbar-user">
@@ -250,12 +264,16 @@ export function App() {
           desk={desk}
           result={result}
           active={shownView === "desk"}
+          manager={manager}
           checkIn={checkIn}
           checkOut={checkOut}
           dismissError={() => dispatchResult({ type: "dismiss_error" })}
+          onMemberChanged={(member) => dispatchResult({ type: "member_changed", member })}
         />
-      ) : (
+      ) : shownView === "manager" ? (
         <ManagerView eventTick={eventTick} checkOut={checkOut} />
+      ) : (
+        <AdminView me={user} gym={desk.details?.location_id ?? session.location_id ?? null} />
       )}
     </div>
   );

@@ -22,6 +22,23 @@ export const commands = {
 	retryNow: () => typedError<null, UiError>(__TAURI_INVOKE("retry_now")),
 	managerOverview: () => typedError<ManagerOverview, UiError>(__TAURI_INVOKE("manager_overview")),
 	review: (checkInId: string, decision: ReviewDecision, note: string | null) => typedError<null, UiError>(__TAURI_INVOKE("review", { checkInId, decision, note })),
+	/**  A walk-in: a new member of this desk's gym. The UI checks them in next, as any scan. */
+	createMember: (request: NewMemberRequest) => typedError<Member, UiError>(__TAURI_INVOKE("create_member", { request })),
+	updateMemberContact: (memberId: string, patch: MemberPatch) => typedError<Member, UiError>(__TAURI_INVOKE("update_member_contact", { memberId, patch })),
+	replaceCard: (memberId: string, card: string, reason: string | null) => typedError<Member, UiError>(__TAURI_INVOKE("replace_card", { memberId, card, reason })),
+	/**  A manager renews a membership until `valid_until` (`YYYY-MM-DD`, inclusive). */
+	renewMember: (memberId: string, validUntil: string) => typedError<Member, UiError>(__TAURI_INVOKE("renew_member", { memberId, validUntil })),
+	/**  A manager freezes a membership from today, until `until` (`YYYY-MM-DD`) or unfrozen. */
+	freezeMember: (memberId: string, until: string | null, reason: string | null) => typedError<Member, UiError>(__TAURI_INVOKE("freeze_member", { memberId, until, reason })),
+	unfreezeMember: (memberId: string) => typedError<Member, UiError>(__TAURI_INVOKE("unfreeze_member", { memberId })),
+	/**  The gyms the signed-in user works at. */
+	locations: () => typedError<Location[], UiError>(__TAURI_INVOKE("locations")),
+	/**  The staff accounts a manager or admin may see. */
+	users: () => typedError<UserSummary[], UiError>(__TAURI_INVOKE("users")),
+	createUser: (request: StaffUserRequest) => typedError<UserSummary, UiError>(__TAURI_INVOKE("create_user", { request })),
+	updateUser: (userId: string, patch: StaffUserPatch) => typedError<UserSummary, UiError>(__TAURI_INVOKE("update_user", { userId, patch })),
+	resetPassword: (userId: string, password: string) => typedError<null, UiError>(__TAURI_INVOKE("reset_password", { userId, password })),
+	setUserDisabled: (userId: string, disabled: boolean) => typedError<null, UiError>(__TAURI_INVOKE("set_user_disabled", { userId, disabled })),
 };
 
 /** Events */
@@ -131,12 +148,37 @@ export type Event = {
 	auto?: boolean,
 	/**  Set on events of a visit let in by a staff override. */
 	override?: boolean,
+	/**  On `member_updated` (extension `members`): the member as now stored. */
+	member?: Member | null,
 };
 
 /**  What an event reports. */
 export type EventKind = "member_checked_in" | "member_checked_out" | "visit_reviewed" | 
+/**
+ *  Extension `members`: a member was created or changed. With `member`, desks update
+ *  their cached roster from it at once; without (a bulk import), they sync the roster.
+ */
+"member_updated" | 
 /**  A kind this build does not know (sent by a newer server): kept, not fatal. */
 string;
+
+/**  A location (gym). */
+export type Location = {
+	id: string,
+	name: string,
+	capacity: number,
+	/**  Minutes after a check-out during which the same member may not re-enter (0 = off). */
+	reentry_window_minutes: number,
+	/**  Visits open longer than this are closed by the server. */
+	max_stay_minutes: number,
+	/**  IANA time zone name (`Europe/Berlin`) of the gym; `UTC` unless set. */
+	time_zone?: string,
+	/**
+	 *  Whether members whose home gym is another one may check in here. When false they
+	 *  are turned away with `home_gym_only` (overridable).
+	 */
+	admits_other_gyms?: boolean,
+};
 
 /**  The manager view: the location's desks and today's visits. */
 export type ManagerOverview = {
@@ -166,6 +208,28 @@ export type Member = {
 	 *  cannot be judged and is accepted for review.
 	 */
 	created_at: string,
+	/**  Extension `members`: contact e-mail. */
+	email?: string | null,
+	/**
+	 *  Extension `members`: the member's id in the gym's billing or membership system,
+	 *  by which CSV imports match rows to members.
+	 */
+	external_id?: string | null,
+	/**
+	 *  Extension `members`: the member's home gym. Another gym may admit only its own
+	 *  members (`Location::admits_other_gyms`). `None`: no home gym (admitted everywhere).
+	 */
+	home_location_id?: string | null,
+};
+
+/**
+ *  `PATCH /members/{id}` (any staff of the home location): contact details. A field
+ *  given as `""` is cleared (not `name`).
+ */
+export type MemberPatch = {
+	name?: string | null,
+	phone?: string | null,
+	email?: string | null,
 };
 
 /**  Whether a member may enter, as of a given day. */
@@ -176,6 +240,16 @@ export type MemberSummary = {
 	id: string,
 	name: string,
 	status: MemberStatus,
+};
+
+/**  A new member added at the desk (a walk-in); their home gym is this desk's gym. */
+export type NewMemberRequest = {
+	name: string,
+	card: string,
+	phone: string | null,
+	email: string | null,
+	/**  Last day of the membership, inclusive, as `YYYY-MM-DD`. */
+	valid_until: string,
 };
 
 /**  One outbox entry as the outbox panel lists it. */
@@ -207,7 +281,12 @@ export type OverrideRecord = {
 export type Provisional = "accepted" | "unknown_member" | "rejected_locally";
 
 /**  Final business answers to a check-in or check-out. The desk never retries these. */
-export type RejectionCode = "member_not_found" | "membership_expired" | "membership_frozen" | "already_checked_in" | "not_checked_in" | "capacity_reached" | "recent_check_in" | "location_forbidden" | "invalid_request";
+export type RejectionCode = "member_not_found" | "membership_expired" | "membership_frozen" | "already_checked_in" | "not_checked_in" | "capacity_reached" | "recent_check_in" | "location_forbidden" | "invalid_request" | 
+/**
+ *  Extension `members`: the member's home gym is another one and this gym admits
+ *  only its own members.
+ */
+"home_gym_only";
 
 /**  A manager's decision on a visit that needed review. */
 export type ReviewDecision = "keep" | "void";
@@ -299,6 +378,23 @@ export type Snapshot = {
 	roster_size: number,
 };
 
+/**  A change to a staff account: the fields given change. */
+export type StaffUserPatch = {
+	name: string | null,
+	role: Role | null,
+	locations: string[] | null,
+};
+
+/**  A new staff account (admin screen). The password is sent once and never shown again. */
+export type StaffUserRequest = {
+	username: string,
+	name: string,
+	role: Role,
+	/**  Ids of the gyms the user works at. */
+	locations: string[],
+	password: string,
+};
+
 /**  Live figures for a location. */
 export type Stats = {
 	occupancy: number,
@@ -332,6 +428,15 @@ export type UserInfo = {
 	role: Role,
 	/**  Ids of the locations the user works for. */
 	locations: string[],
+};
+
+export type UserSummary = {
+	id: string,
+	username: string,
+	name: string,
+	role: Role,
+	locations: string[],
+	disabled: boolean,
 };
 
 /**

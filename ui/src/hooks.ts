@@ -23,11 +23,15 @@ export function isTextEntry(el: Element | null): boolean {
   return el instanceof HTMLElement && el.isContentEditable;
 }
 
+/** Marks a form whose fields keep the focus while it is open (`data-own-focus`). */
+export const OWN_FOCUS = "[data-own-focus]";
+
 /**
  * Keeps the scan field focused while `active`: at once, when focus falls to nothing, after
  * a click on anything but a text field (buttons still work: the click lands first), and
  * when a key that types a character is pressed outside a text field (so a card reader's
- * code never lands on a button). Tab still reaches every button for keyboard use.
+ * code never lands on a button). Tab still reaches every button for keyboard use. Forms
+ * marked with `data-own-focus` keep the focus while open; closing them gives it back.
  */
 export function useKeepFocus(ref: RefObject<HTMLInputElement | null>, active: boolean): void {
   useEffect(() => {
@@ -51,10 +55,14 @@ export function useKeepFocus(ref: RefObject<HTMLInputElement | null>, active: bo
     const onFocusOut = (e: FocusEvent) => {
       if (e.relatedTarget == null) later(focusIfLost);
     };
-    const onClick = () =>
+    // A click inside a form that holds its own fields (the walk-in form, a renewal)
+    // leaves the focus there: a quick-pick button must not send the next key elsewhere.
+    const onClick = (e: MouseEvent) => {
+      if (e.target instanceof Element && e.target.closest(OWN_FOCUS)) return;
       later(() => {
         if (!isTextEntry(document.activeElement)) focusScan();
       });
+    };
     const onKeyDown = (e: KeyboardEvent) => {
       const a = document.activeElement;
       if (isTextEntry(a)) return;

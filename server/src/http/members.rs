@@ -126,8 +126,7 @@ async fn edit(state: Shared, auth: Auth, id: String, edit: MemberEdit, manager: 
     if manager {
         auth.manager().map_err(|_| ApiError::forbidden("Only a manager can renew or freeze a membership."))?;
     }
-    let member =
-        state.store.member(&id).await?.ok_or_else(|| ApiError::not_found("No member has this id."))?;
+    let member = state.store.member(&id).await?.ok_or_else(|| ApiError::not_found("No member has this id."))?;
     may_edit(&auth, &member)?;
     let write = state.store.edit_member(&id, &edit, &auth.0, Utc::now()).await?;
     written(&state, write, StatusCode::OK)
@@ -182,7 +181,9 @@ pub async fn freeze(
     if let Some(until) = body.until
         && until < from
     {
-        return Err(ApiError::bad_request("`until` is before `from`: a freeze must end on or after the day it starts."));
+        return Err(ApiError::bad_request(
+            "`until` is before `from`: a freeze must end on or after the day it starts.",
+        ));
     }
     let reason = body.reason.map(|r| r.chars().take(500).collect());
     edit(state, auth, id, MemberEdit::Freeze { from, until: body.until, reason }, true).await

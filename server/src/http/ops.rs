@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::state::Shared;
 
 pub async fn healthz() -> Response {
-    super::ok(Health { status: "ok".into() })
+    super::ok(Health { version: Some(env!("CARGO_PKG_VERSION").into()), ..Health::new("ok") })
 }
 
 /// Ready when the database answers and the server is not draining.
@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<Shared>) -> Result<Response, ApiError> {
         ));
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Ok(super::ok(Health { status: "ready".into() })),
+        Ok(Ok(())) => Ok(super::ok(Health { version: Some(env!("CARGO_PKG_VERSION").into()), ..Health::new("ready") })),
         _ => Err(ApiError::unavailable()),
     }
 }

@@ -87,7 +87,8 @@ pub async fn create(
 
 async fn managed_user(state: &Shared, auth: &Auth, id: &str) -> Result<UserRecord, ApiError> {
     auth.manager()?;
-    let user = state.store.user_by_id(id).await?.ok_or_else(|| ApiError::not_found("There is no user with this id."))?;
+    let user =
+        state.store.user_by_id(id).await?.ok_or_else(|| ApiError::not_found("There is no user with this id."))?;
     if !manages(&auth.0, &user.summary()) {
         return Err(ApiError::forbidden("You may only manage staff of your own gyms (and not admins)."));
     }

@@ -117,11 +117,18 @@ pub enum MemberEdit {
 /// The answer to creating or editing a member.
 #[derive(Debug, Clone)]
 pub enum MemberWrite {
-    Done { member: Member, events: Vec<Event> },
+    Done {
+        member: Member,
+        events: Vec<Event>,
+    },
     NotFound,
     /// The card belongs to another member, named here so staff can sort it out.
-    CardInUse { member_name: String },
-    ExternalIdInUse { member_name: String },
+    CardInUse {
+        member_name: String,
+    },
+    ExternalIdInUse {
+        member_name: String,
+    },
 }
 
 /// One valid row of a member CSV import (see `crate::import`).
@@ -197,8 +204,13 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a new password hash and revokes the user's refresh tokens. False if no such user.
     async fn set_password(&self, user_id: &str, password_hash: &str, by: &Actor, now: DateTime<Utc>) -> Result<bool>;
     async fn create_member(&self, member: &Member, by: &Actor, now: DateTime<Utc>) -> Result<MemberWrite>;
-    async fn edit_member(&self, member_id: &str, edit: &MemberEdit, by: &Actor, now: DateTime<Utc>)
-    -> Result<MemberWrite>;
+    async fn edit_member(
+        &self,
+        member_id: &str,
+        edit: &MemberEdit,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<MemberWrite>;
     /// The cards a member has held, newest first.
     async fn member_cards(&self, member_id: &str) -> Result<Vec<MemberCard>>;
     /// Imports all rows in one transaction, or none when any row is refused (or on a dry run).

@@ -3,6 +3,8 @@
 //! measures the desk client library and the agent against it (outbox replay, reconnect
 //! storm, idle agent memory; see `frontdesk-bench/desk.rs`). Run the desk figures through
 //! `scripts/bench.sh`, which provides the keychain the agent needs.
+//! `frontdesk-bench import [--rows 50000]` measures the member CSV import of
+//! `frontdesk-server admin` (see `frontdesk-bench/import.rs`).
 //!
 //! It is not a test: it asserts nothing and prints figures with their units. Every phase
 //! starts its own server (demo data, SQLite in a temporary directory, 127.0.0.1 port 0)
@@ -70,8 +72,13 @@ mod desk;
 #[path = "frontdesk-bench/app.rs"]
 mod app;
 
+/// The member CSV import (`frontdesk-bench import`).
+#[path = "frontdesk-bench/import.rs"]
+mod import;
+
 /// What to measure.
 enum Bench {
+    Import(import::ImportArgs),
     Server(Args),
     Desk(desk::DeskArgs),
     App(app::AppArgs),
@@ -80,13 +87,15 @@ enum Bench {
 const USAGE: &str = "usage: frontdesk-bench server [--sessions 1000,10000] [--desks 50] [--checkins 5000] \
                      [--fanout 1000] [--rounds 50] [--window 16,1]\n       \
                      frontdesk-bench desk [--outbox 10000] [--desks 200] [--idle 5]\n       \
-                     frontdesk-bench app [--starts 5] [--scans 30] [--idle 10]";
+                     frontdesk-bench app [--starts 5] [--scans 30] [--idle 10]\n       \
+                     frontdesk-bench import [--rows 50000]";
 
 fn parse(mut raw: impl Iterator<Item = String>) -> anyhow::Result<Bench> {
     match raw.next().as_deref() {
         Some("server") => Ok(Bench::Server(Args::parse(raw)?)),
         Some("desk") => Ok(Bench::Desk(desk::DeskArgs::parse(raw)?)),
         Some("app") => Ok(Bench::App(app::AppArgs::parse(raw)?)),
+        Some("import") => Ok(Bench::Import(import::ImportArgs::parse(raw)?)),
         _ => bail!("{USAGE}"),
     }
 }
@@ -105,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Desk(_) => &[SERVER_BINARY, AGENT_BINARY],
         // The app binary comes from scripts/bench.sh (FRONTDESK_APP_BIN), built with its UI.
         Bench::App(_) => &[SERVER_BINARY],
+        Bench::Import(_) => &[SERVER_BINARY],
     };
     if needed.iter().any(|(_, var)| std::env::var_os(var).is_none()) {
         return rerun_with_binaries(needed);
@@ -115,6 +125,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Server(args) => runtime.block_on(run(args, limit)),
         Bench::Desk(args) => runtime.block_on(desk::run(args)),
         Bench::App(args) => runtime.block_on(app::run(args)),
+        Bench::Import(args) => runtime.block_on(import::run(args)),
     }
 }
 

@@ -1,5 +1,7 @@
 import { useState, type FormEvent, type KeyboardEvent } from "react";
-import type { CheckInRequest, CheckOutRequest, ScanResult } from "../bindings";
+import type { CheckInRequest, CheckOutRequest, Member, ScanResult } from "../bindings";
+import { canAddAsMember } from "../state/members";
+import { MemberActions } from "./MemberActions";
 import {
   canCheckOut,
   canOverride,
@@ -12,8 +14,14 @@ import {
 
 interface Props {
   shown: Shown | null;
+  /** A check-in: "let in anyway" (with a reason), or "check in now" after a renewal. */
   onOverride: (request: CheckInRequest, label: string) => void;
   onCheckOut: (request: CheckOutRequest, label: string) => void;
+  /** The signed-in user may renew and freeze memberships (manager, admin). */
+  manager: boolean;
+  /** "Add as new member" for a card nobody has. */
+  onAddMember: (card: string) => void;
+  onMemberChanged: (member: Member) => void;
 }
 
 function initials(name: string): string {
@@ -36,7 +44,7 @@ function memberMeta(result: ScanResult): string {
   return bits.join(" · ");
 }
 
-export function ResultPanel({ shown, onOverride, onCheckOut }: Props) {
+export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMember, onMemberChanged }: Props) {
   const result = shown?.result ?? null;
   const status = result?.status;
   return (
@@ -76,7 +84,17 @@ export function ResultPanel({ shown, onOverride, onCheckOut }: Props) {
           </div>
         )}
       </div>
-      {result && shown && <ResultActions key={shown.token} result={result} onOverride={onOverride} onCheckOut={onCheckOut} />}
+      {result && shown && (
+        <ResultActions
+          key={shown.token}
+          result={result}
+          onOverride={onOverride}
+          onCheckOut={onCheckOut}
+          manager={manager}
+          onAddMember={onAddMember}
+          onMemberChanged={onMemberChanged}
+        />
+      )}
     </section>
   );
 }
@@ -85,11 +103,10 @@ function ResultActions({
   result,
   onOverride,
   onCheckOut,
-}: {
-  result: ScanResult;
-  onOverride: Props["onOverride"];
-  onCheckOut: Props["onCheckOut"];
-}) {
+  manager,
+  onAddMember,
+  onMemberChanged,
+}: Omit<Props, "shown"> & { result: ScanResult }) {
   const [asking, setAsking] = useState(false);
   const [reason, setReason] = useState("");
   const [missing, setMissing] = useState(false);
@@ -97,7 +114,11 @@ function ResultActions({
   const overridable = canOverride(result);
   const checkOut = canCheckOut(result) ? checkOutRequest(result) : null;
 
-  if (!overridable && !checkOut) return null;
+  const addable = canAddAsMember(result);
+  // Renew or freeze whoever was scanned in (or turned away), not an unknown card.
+  const manageable = manager && result.action === "check_in" && !addable && Boolean(result.member ?? result.card);
+
+  if (!overridable && !checkOut && !addable && !manageable) return null;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -154,6 +175,17 @@ function ResultActions({
           )}
         </form>
       )}
+      {addable && !asking && result.card && (
+        <button
+          type="button"
+          className="btn btn-primary"
+          data-testid="add-scanned-member"
+          onClick={() => onAddMember(result.card ?? "")}
+        >
+          Add as new member…
+        </button>
+      )}
+      {manageable && !asking && <MemberActions result={result} onMemberChanged={onMemberChanged} onCheckIn={onOverride} />}
       {checkOut && !asking && (
         <button type="button" className="btn" onClick={() => onCheckOut(checkOut, `${name} (check out)`)}>
           Check out {name}

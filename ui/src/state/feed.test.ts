@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeEvent, feedLineText, FEED_LIMIT, lastSeqOf, mergeFeed } from "./feed";
-import { event, visit } from "./test-fixtures";
+import { event, member, visit } from "./test-fixtures";
 
 describe("mergeFeed", () => {
   it("keeps one entry per seq, newest first", () => {
@@ -72,5 +72,12 @@ describe("describeEvent", () => {
     const future = describeEvent(event(6, { kind: "locker_opened", check_in: null }), "UTC");
     expect(future.text).toBe("locker opened");
     expect(future.tone).toBe("other");
+  });
+
+  it("describes member changes and bulk imports", () => {
+    const renewed = event(7, { kind: "member_updated", check_in: null, member: member({ name: "Bo Renewed" }) });
+    expect(describeEvent(renewed, "UTC").text).toBe("Bo Renewed: member details changed (membership active)");
+    const imported = event(8, { kind: "member_updated", check_in: null, member: null });
+    expect(describeEvent(imported, "UTC").text).toBe("Member list updated (import)");
   });
 });

@@ -73,6 +73,12 @@ export function describeEvent(event: Event, timeZone?: string): FeedLine {
       const by = review?.by ? ` by ${review.by}` : "";
       return { seq: event.seq, time, text: `${who(visit)}: visit ${decision}${by}`, tags, tone: "review" };
     }
+    case "member_updated": {
+      const text = event.member
+        ? `${event.member.name}: member details changed (membership ${event.member.status})`
+        : "Member list updated (import)";
+      return { seq: event.seq, time, text, tags, tone: "other" };
+    }
     default: {
       const words = String(event.kind).replace(/_/g, " ");
       const subject = visit ? ` (${who(visit)})` : "";

@@ -146,6 +146,22 @@ describe("result panel", () => {
   });
 });
 
+describe("member changes", () => {
+  it("a changed member replaces the one on the panel, nothing else", () => {
+    const shown = run([
+      { type: "started", token: 1, label: "D0181" },
+      { type: "succeeded", token: 1, result: rejected("a") },
+    ]);
+    const renewed = run([{ type: "member_changed", member: member({ valid_until: "2027-11-30" }) }], shown);
+    expect(renewed.shown?.result.member?.valid_until).toBe("2027-11-30");
+    expect(renewed.shown?.result.status).toBe("rejected");
+    expect(renewed.shown?.token).toBe(1);
+    const other = run([{ type: "member_changed", member: member({ id: "m9" }) }], shown);
+    expect(other).toBe(shown);
+    expect(run([{ type: "member_changed", member: member() }])).toBe(initialResult);
+  });
+});
+
 describe("soundCue", () => {
   it("yes for accepted and queued, no for rejected and unknown, nothing when unchanged", () => {
     const start = resultReducer(initialResult, { type: "started", token: 1, label: "x" });

@@ -1,7 +1,8 @@
 // The result panel: which scan it shows, how the server's later answer changes it, and
 // the late rejections of scans no longer on the panel (they must not pass unnoticed).
 
-import type { CheckInRequest, CheckOutRequest, ScanResult, UiError } from "../bindings";
+import type { CheckInRequest, CheckOutRequest, Member, ScanResult, UiError } from "../bindings";
+import { withChangedMember } from "./members";
 
 /** What became of a shown scan once the server answered it after the panel showed it. */
 export type Late = "confirmed" | "rejected" | null;
@@ -50,6 +51,8 @@ export type ResultAction =
   | { type: "settled"; result: ScanResult }
   | { type: "dismiss_alert"; opId: string }
   | { type: "dismiss_error" }
+  /** A member changed (renewed here, or a `member_updated` event): the panel shows them as now. */
+  | { type: "member_changed"; member: Member }
   | { type: "reset" };
 
 const SETTLED_LIMIT = 100;
@@ -135,6 +138,12 @@ export function resultReducer(state: ResultState, action: ResultAction): ResultS
       return { ...state, alerts: state.alerts.filter((a) => a.op_id !== action.opId) };
     case "dismiss_error":
       return { ...state, error: null };
+    case "member_changed": {
+      const shown = state.shown;
+      if (!shown) return state;
+      const result = withChangedMember(shown.result, action.member);
+      return result === shown.result ? state : { ...state, shown: { ...shown, result } };
+    }
   }
 }
 

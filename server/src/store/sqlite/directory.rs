@@ -78,7 +78,13 @@ impl SqliteStore {
         rows.iter().map(location_from_row).collect()
     }
 
-    pub(super) async fn save_location(&self, l: &Location, insert: bool, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
+    pub(super) async fn save_location(
+        &self,
+        l: &Location,
+        insert: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if !write_location(&mut tx, l, insert).await? {

@@ -164,7 +164,12 @@ impl SqliteStore {
         self.append_member_events(conn, Some(&member), now).await
     }
 
-    pub(super) async fn create_member_in_store(&self, m: &Member, by: &Actor, now: DateTime<Utc>) -> Result<MemberWrite> {
+    pub(super) async fn create_member_in_store(
+        &self,
+        m: &Member,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<MemberWrite> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(member_name) = holder_of(&mut tx, "card", Some(&m.card), &m.id).await? {
@@ -287,22 +292,22 @@ impl SqliteStore {
             .map(|r| member_from_row(r, today))
             .collect::<Result<_>>()?;
         let by_card: HashMap<&str, usize> = existing.iter().enumerate().map(|(i, m)| (m.card.as_str(), i)).collect();
-        let by_external: HashMap<&str, usize> = existing
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| m.external_id.as_deref().map(|e| (e, i)))
-            .collect();
+        let by_external: HashMap<&str, usize> =
+            existing.iter().enumerate().filter_map(|(i, m)| m.external_id.as_deref().map(|e| (e, i))).collect();
 
         let mut outcome = ImportOutcome::default();
         // Which row claimed each existing member, so two rows cannot both update one.
         let mut claimed: HashMap<usize, u64> = HashMap::new();
         let mut writes: Vec<(Member, bool, Option<String>)> = Vec::new(); // (member, is_new, old card)
         for row in rows {
-            let matched = row
-                .external_id
-                .as_deref()
-                .and_then(|e| by_external.get(e).copied())
-                .or_else(|| by_card.get(row.card.as_str()).copied());
+            // By external_id, else by card — but a card held by a member with another
+            // external_id is that other person's card, not a match.
+            let matched = row.external_id.as_deref().and_then(|e| by_external.get(e).copied()).or_else(|| {
+                by_card
+                    .get(row.card.as_str())
+                    .copied()
+                    .filter(|&i| row.external_id.is_none() || existing[i].external_id.is_none())
+            });
             if let Some(&holder) = by_card.get(row.card.as_str())
                 && Some(holder) != matched
             {
@@ -394,7 +399,8 @@ impl SqliteStore {
         }
         upsert_members(&mut tx, &writes, first_version).await?;
         let summary = format!("{} created, {} updated from a CSV file", outcome.created, outcome.updated);
-        let record = AuditRecord { location_id, action: "members_imported", reason: Some(&summary), ..Default::default() };
+        let record =
+            AuditRecord { location_id, action: "members_imported", reason: Some(&summary), ..Default::default() };
         insert_audit(&mut tx, now, by, record).await?;
         // One event per location without a member: desks sync the roster once.
         outcome.events = self.append_member_events(&mut tx, None, now).await?;

@@ -29,9 +29,9 @@ use super::{
     Applied, ImportOutcome, ImportRow, MemberEdit, MemberWrite, NewRefreshToken, RefreshUse, Result, ReviewOutcome,
     RosterPage, Store, StoreError, UserRecord, VisitQuery, day_bounds, parse_date,
 };
-use frontdesk_protocol::api::MemberCard;
 use crate::auth::Actor;
 use crate::rules::{self, CheckInFacts, Verdict};
+use frontdesk_protocol::api::MemberCard;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -359,8 +359,7 @@ impl SqliteStore {
     async fn store_event(&self, conn: &mut SqliteConnection, event: Event) -> Result<Event> {
         let (location_id, seq, kind, now) = (event.location_id.as_str(), event.seq, &event.kind, event.at);
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let kind_name =
-            serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind_name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         sqlx::query("INSERT INTO events (location_id, seq, kind, at, payload) VALUES (?, ?, ?, ?, ?)")
             .bind(location_id)
             .bind(seq)
@@ -757,8 +756,17 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
         let action = if disabled { "user_disabled" } else { "user_enabled" };
+        let who: Option<(String, String, String)> =
+            sqlx::query_as("SELECT username, name, role FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let reason = match who {
+            Some((username, name, role)) => format!("{username} ({name}, {role})"),
+            None => user_id.to_owned(),
+        };
         for loc in &locations {
-            let record = AuditRecord { location_id: loc, action, reason: Some(user_id), ..Default::default() };
+            let record = AuditRecord { location_id: loc, action, reason: Some(&reason), ..Default::default() };
             insert_audit(&mut tx, now, by, record).await?;
         }
         tx.commit().await?;
@@ -837,12 +845,14 @@ impl Store for SqliteStore {
     async fn search_members(&self, query: &str, limit: i64) -> Result<Vec<Member>> {
         let escaped = query.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let digits: String = query.chars().filter(|c| c.is_ascii_digit()).collect();
-        let rows = sqlx::query(
-            concat!("SELECT ", member_columns!(), " FROM members \
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members \
              WHERE card = ?1 OR name LIKE '%' || ?2 || '%' ESCAPE '\\' OR card LIKE ?2 || '%' ESCAPE '\\' \
              OR (?3 <> '' AND replace(replace(replace(phone, ' ', ''), '-', ''), '+', '') LIKE '%' || ?3 || '%') \
-             ORDER BY (card = ?1) DESC, name LIMIT ?4"),
-        )
+             ORDER BY (card = ?1) DESC, name LIMIT ?4"
+        ))
         .bind(query.trim())
         .bind(&escaped)
         .bind(if digits.len() >= 3 { digits } else { String::new() })
@@ -859,9 +869,11 @@ impl Store for SqliteStore {
     }
 
     async fn roster_after(&self, version: i64, limit: i64) -> Result<RosterPage> {
-        let rows = sqlx::query(
-            concat!("SELECT ", member_columns!(), ", version FROM members WHERE version > ? ORDER BY version LIMIT ?"),
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            ", version FROM members WHERE version > ? ORDER BY version LIMIT ?"
+        ))
         .bind(version)
         .bind(limit)
         .fetch_all(&self.pool)

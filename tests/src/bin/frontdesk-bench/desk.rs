@@ -123,6 +123,7 @@ async fn signed_in_desk(server: &str, desk_id: &str, data_dir: &Path) -> anyhow:
         desk_id: desk_id.to_owned(),
         data_dir: data_dir.to_owned(),
         device_name: format!("frontdesk-bench {desk_id}"),
+        ca_file: None,
     };
     let desk = Desk::open(config, Arc::new(MemorySecrets::default()))?;
     desk.sign_in(USERNAME, PASSWORD).await.map_err(|e| anyhow!("{desk_id} sign-in: {} ({})", e.message(), e.code()))?;
