@@ -67,16 +67,17 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<RowError>> {
     let mut errors = Vec::new();
     let mut cards: HashMap<String, u64> = HashMap::new();
     let mut external_ids: HashMap<String, u64> = HashMap::new();
+    let mut lines = LineCounter::new(bytes);
     for record in reader.byte_records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| line_at(bytes, p.byte())).unwrap_or(0);
+                let line = e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
                 errors.push(RowError { line, message: format!("this row cannot be read as CSV ({e}).") });
                 continue;
             }
         };
-        let line = record.position().map(|p| line_at(bytes, p.byte())).unwrap_or(0);
+        let line = record.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
         if record.iter().all(|f| f.is_empty()) {
             continue; // blank line
         }
@@ -109,15 +110,32 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Vec<RowError>> {
     if errors.is_empty() { Ok(Parsed { rows, ignored_columns }) } else { Err(errors) }
 }
 
-/// The line (from 1) of a byte offset. The csv reader's own line count skips blank
-/// lines, which would send people to the wrong row of their file.
-fn line_at(bytes: &[u8], offset: u64) -> u64 {
-    let mut end = (offset as usize).min(bytes.len());
-    // A record's position is where the reader started looking, before blank lines.
-    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
-        end += 1;
+/// Line numbers (from 1) of byte offsets, read forward once: records come in order, so
+/// a whole file costs one pass. The csv reader's own line count skips blank lines, which
+/// would send people to the wrong row of their file.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, offset: 0, line: 1 }
     }
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut end = (offset as usize).min(self.bytes.len());
+        // A record's position is where the reader started looking, before blank lines.
+        while end < self.bytes.len() && (self.bytes[end] == b'\n' || self.bytes[end] == b'\r') {
+            end += 1;
+        }
+        if end >= self.offset {
+            self.line += self.bytes[self.offset..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.offset = end;
+        }
+        self.line
+    }
 }
 
 fn parse_row(record: &csv::ByteRecord, columns: &HashMap<String, usize>, line: u64) -> Result<ImportRow, String> {
