@@ -9,7 +9,7 @@ use super::{AuditRecord, SqliteStore, insert_audit, location_from_row, ms, user_
 use crate::auth::Actor;
 use crate::store::{Result, UserRecord};
 
-async fn write_location(conn: &mut SqliteConnection, l: &Location, insert: bool) -> Result<bool> {
+pub(super) async fn write_location(conn: &mut SqliteConnection, l: &Location, insert: bool) -> Result<bool> {
     let sql = if insert {
         "INSERT INTO locations (name, capacity, reentry_window_minutes, max_stay_minutes, time_zone, \
          admits_other_gyms, id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING"
@@ -42,6 +42,28 @@ fn describe_location(l: &Location) -> String {
         l.reentry_window_minutes,
         if l.admits_other_gyms { "admits members of other gyms" } else { "own members only" }
     )
+}
+
+/// Inserts a user with their gyms unless the username is taken; whether it did.
+pub(super) async fn insert_user(conn: &mut SqliteConnection, u: &UserRecord) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, username, name, role, password_hash, disabled) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT(username) DO NOTHING",
+    )
+    .bind(&u.id)
+    .bind(&u.username)
+    .bind(&u.name)
+    .bind(u.role.as_str())
+    .bind(&u.password_hash)
+    .bind(u.disabled as i64)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        set_user_locations(conn, &u.id, &u.locations).await?;
+    }
+    Ok(inserted)
 }
 
 async fn set_user_locations(conn: &mut SqliteConnection, user_id: &str, locations: &[String]) -> Result<()> {
@@ -105,24 +127,9 @@ impl SqliteStore {
     pub(super) async fn create_user_in_store(&self, u: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, username, name, role, password_hash, disabled) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT(username) DO NOTHING",
-        )
-        .bind(&u.id)
-        .bind(&u.username)
-        .bind(&u.name)
-        .bind(u.role.as_str())
-        .bind(&u.password_hash)
-        .bind(u.disabled as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
+        if !insert_user(&mut tx, u).await? {
             return Ok(false);
         }
-        set_user_locations(&mut tx, &u.id, &u.locations).await?;
         audit_user_change(&mut tx, u, "user_created", by, now).await?;
         tx.commit().await?;
         Ok(true)

@@ -27,53 +27,12 @@ fn day(d: Option<NaiveDate>) -> Option<String> {
 
 /// Inserts a member and opens its card history.
 pub(super) async fn insert_member(conn: &mut SqliteConnection, m: &Member, version: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO members (id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, email, \
-         external_id, home_location_id, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&m.id)
-    .bind(&m.card)
-    .bind(&m.name)
-    .bind(&m.phone)
-    .bind(day(m.valid_until))
-    .bind(day(m.frozen_from))
-    .bind(day(m.frozen_until))
-    .bind(ms(m.created_at))
-    .bind(&m.email)
-    .bind(&m.external_id)
-    .bind(&m.home_location_id)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("INSERT INTO member_cards (member_id, card, assigned_at) VALUES (?, ?, ?)")
-        .bind(&m.id)
-        .bind(&m.card)
-        .bind(ms(m.created_at))
-        .execute(conn)
-        .await?;
-    Ok(())
+    upsert_members(conn, &[(m, true)], version).await
 }
 
 /// Writes every field of an existing member and gives it `version`.
 async fn update_member(conn: &mut SqliteConnection, m: &Member, version: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE members SET card = ?, name = ?, phone = ?, valid_until = ?, frozen_from = ?, frozen_until = ?, \
-         email = ?, external_id = ?, home_location_id = ?, version = ? WHERE id = ?",
-    )
-    .bind(&m.card)
-    .bind(&m.name)
-    .bind(&m.phone)
-    .bind(day(m.valid_until))
-    .bind(day(m.frozen_from))
-    .bind(day(m.frozen_until))
-    .bind(&m.email)
-    .bind(&m.external_id)
-    .bind(&m.home_location_id)
-    .bind(version)
-    .bind(&m.id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    upsert_members(conn, &[(m, false)], version).await
 }
 
 /// Retires the member's current card in its history and opens the new one.
@@ -397,7 +356,8 @@ impl SqliteStore {
                 replace_card(&mut tx, &member.id, &member.card, Some("CSV import"), now).await?;
             }
         }
-        upsert_members(&mut tx, &writes, first_version).await?;
+        let members: Vec<(&Member, bool)> = writes.iter().map(|(m, is_new, _)| (m, *is_new)).collect();
+        upsert_members(&mut tx, &members, first_version).await?;
         let summary = format!("{} created, {} updated from a CSV file", outcome.created, outcome.updated);
         let record =
             AuditRecord { location_id, action: "members_imported", reason: Some(&summary), ..Default::default() };
@@ -413,19 +373,16 @@ impl SqliteStore {
 /// variables, and few enough round trips that a 50,000-row import is a second's work.
 const BATCH: usize = 500;
 
-/// Writes imported members as multi-row upserts (new and changed alike), and opens the
-/// card history of the new ones. `writes[i]` takes version `first_version + i`.
-async fn upsert_members(
-    conn: &mut SqliteConnection,
-    writes: &[(Member, bool, Option<String>)],
-    first_version: i64,
-) -> Result<()> {
-    for (chunk_index, chunk) in writes.chunks(BATCH).enumerate() {
+/// The one statement that writes members: multi-row upserts (new and changed alike),
+/// and the card history of the new ones (`(member, is_new)`). `members[i]` takes version
+/// `first_version + i`. A single change and a 50,000-row import go through it alike.
+async fn upsert_members(conn: &mut SqliteConnection, members: &[(&Member, bool)], first_version: i64) -> Result<()> {
+    for (chunk_index, chunk) in members.chunks(BATCH).enumerate() {
         let mut upsert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO members (id, card, name, phone, valid_until, frozen_from, frozen_until, created_at, email, \
              external_id, home_location_id, version) ",
         );
-        upsert.push_values(chunk.iter().enumerate(), |mut row, (i, (m, _, _))| {
+        upsert.push_values(chunk.iter().enumerate(), |mut row, (i, (m, _))| {
             row.push_bind(&m.id)
                 .push_bind(&m.card)
                 .push_bind(&m.name)
@@ -447,7 +404,7 @@ async fn upsert_members(
         );
         upsert.build().execute(&mut *conn).await?;
 
-        let new: Vec<&Member> = chunk.iter().filter(|(_, is_new, _)| *is_new).map(|(m, _, _)| m).collect();
+        let new: Vec<&Member> = chunk.iter().filter(|(_, is_new)| *is_new).map(|(m, _)| *m).collect();
         if !new.is_empty() {
             let mut cards = QueryBuilder::<Sqlite>::new("INSERT INTO member_cards (member_id, card, assigned_at) ");
             cards.push_values(new, |mut row, m| {

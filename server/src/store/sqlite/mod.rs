@@ -645,51 +645,18 @@ impl Store for SqliteStore {
 
     async fn upsert_location(&self, l: &Location) -> Result<()> {
         let _w = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO locations (id, name, capacity, reentry_window_minutes, max_stay_minutes, time_zone, \
-             admits_other_gyms) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT(id) DO UPDATE SET name = excluded.name, capacity = excluded.capacity, \
-             reentry_window_minutes = excluded.reentry_window_minutes, max_stay_minutes = excluded.max_stay_minutes, \
-             time_zone = excluded.time_zone, admits_other_gyms = excluded.admits_other_gyms",
-        )
-        .bind(&l.id)
-        .bind(&l.name)
-        .bind(l.capacity)
-        .bind(l.reentry_window_minutes)
-        .bind(l.max_stay_minutes)
-        .bind(&l.time_zone)
-        .bind(l.admits_other_gyms as i64)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !directory::write_location(&mut tx, l, true).await? {
+            directory::write_location(&mut tx, l, false).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     async fn insert_user_if_absent(&self, u: &UserRecord) -> Result<bool> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, username, name, role, password_hash, disabled) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT(username) DO NOTHING",
-        )
-        .bind(&u.id)
-        .bind(&u.username)
-        .bind(&u.name)
-        .bind(u.role.as_str())
-        .bind(&u.password_hash)
-        .bind(u.disabled as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            for loc in &u.locations {
-                sqlx::query("INSERT OR IGNORE INTO user_locations (user_id, location_id) VALUES (?, ?)")
-                    .bind(&u.id)
-                    .bind(loc)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let inserted = directory::insert_user(&mut tx, u).await?;
         tx.commit().await?;
         Ok(inserted)
     }
