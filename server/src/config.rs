@@ -60,6 +60,7 @@ struct FileSettings {
     drain_spread_ms: Option<u64>,
     socket_send_buffer: Option<usize>,
     watch_interval_ms: Option<u64>,
+    queued_max_age_s: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -97,6 +98,9 @@ pub struct Settings {
     /// How often the server looks for changes another process wrote to the store
     /// (`frontdesk-server admin` while it runs).
     pub watch_interval: Duration,
+    /// A queued (offline) command older than this is accepted for a manager's review
+    /// instead of being judged by the rules of its own time.
+    pub queued_max_age: Duration,
     pub issuer: String,
     pub audience: String,
 }
@@ -153,6 +157,14 @@ where
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/frontdesk/server.toml";
 
 impl Settings {
+    /// What the store's command path needs of these settings.
+    pub fn store_settings(&self) -> crate::store::SqliteSettings {
+        crate::store::SqliteSettings {
+            event_retention: self.event_retention,
+            queued_max_age: chrono::Duration::from_std(self.queued_max_age).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
     pub fn load(cli: &Cli, env: &dyn Env) -> anyhow::Result<Self> {
         #[cfg(unix)]
         let default_file = Some(Path::new(DEFAULT_CONFIG_FILE));
@@ -216,6 +228,7 @@ impl Settings {
             ws_rate_per_s: pick!("FRONTDESK_WS_RATE_PER_S", ws_rate_per_s, 300),
             ws_rate_burst: pick!("FRONTDESK_WS_RATE_BURST", ws_rate_burst, 2000),
             command_timeout: Duration::from_millis(pick!("FRONTDESK_COMMAND_TIMEOUT_MS", command_timeout_ms, 5000)),
+            queued_max_age: Duration::from_secs(pick!("FRONTDESK_QUEUED_MAX_AGE_S", queued_max_age_s, 604_800)),
             login_max_failures: pick!("FRONTDESK_LOGIN_MAX_FAILURES", login_max_failures, 5),
             login_lockout: Duration::from_secs(pick!("FRONTDESK_LOGIN_LOCKOUT_S", login_lockout_s, 60)),
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),

@@ -30,6 +30,17 @@ use crate::state::Shared;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::Result<()> {
+    {
+        // Weak: the store lives inside the state it publishes to.
+        let weak = std::sync::Arc::downgrade(&state);
+        state.store.set_publisher(std::sync::Arc::new(move |events: &[frontdesk_protocol::Event]| {
+            if let Some(state) = weak.upgrade() {
+                for event in events {
+                    state.publish(event);
+                }
+            }
+        }));
+    }
     let sweeper = tokio::spawn(sweep_overdue_visits(state.clone()));
     let follower = tokio::spawn(follow_outside_writes(state.clone()));
     let app = http::router(state.clone());
@@ -65,11 +76,9 @@ async fn sweep_overdue_visits(state: Shared) {
             _ = state.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // The store's writer publishes the events as it commits them.
         match state.store.close_overdue_visits(Utc::now()).await {
             Ok(events) => {
-                for event in &events {
-                    state.publish(event);
-                }
                 if !events.is_empty() {
                     tracing::info!(count = events.len(), "closed visits past the maximum stay");
                 }

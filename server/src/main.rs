@@ -45,7 +45,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(code));
     }
     settings.ensure_jwt_secret()?;
-    let store = store::open(&settings.database_url, settings.event_retention)
+    let store = store::open_with(&settings.database_url, settings.store_settings())
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&settings.database_url)))?;
     if settings.demo {

@@ -13,6 +13,9 @@ pub struct CheckInFacts<'a> {
     pub occurred_at: DateTime<Utc>,
     /// The command waited in an offline outbox.
     pub queued: bool,
+    /// A queued command older than the server's bound (`queued_max_age`): too old to
+    /// judge by the rules of its own time without a person looking at it.
+    pub stale: bool,
     /// The member already has an open visit at this location (checked in at).
     pub open_visit_since: Option<DateTime<Utc>>,
     /// The member's most recent check-out at this location.
@@ -47,6 +50,10 @@ pub fn judge_check_in(f: &CheckInFacts<'_>) -> Verdict {
             "No member has this card. Check the card, or search for the member by name or phone.".into(),
         );
     };
+    if f.stale {
+        // Accepted, never silently: a manager keeps or voids it.
+        return Verdict::Accept { needs_review: true, overridden: vec![] };
+    }
     if f.queued && member.created_at > f.occurred_at {
         // The member did not exist yet at the scan time, so the rules of that moment
         // cannot be applied.
@@ -168,6 +175,7 @@ mod tests {
             member: m,
             occurred_at: at.parse().unwrap(),
             queued: false,
+            stale: false,
             open_visit_since: None,
             last_checkout_at: None,
             occupancy_at: 0,
@@ -180,6 +188,19 @@ mod tests {
             Verdict::Reject { code, .. } => Some(code),
             Verdict::Accept { .. } => None,
         }
+    }
+
+    #[test]
+    fn a_stale_queued_scan_of_an_expired_member_goes_to_review_not_in_silently() {
+        let loc = location();
+        let m = member("2026-01-31");
+        let mut f = facts(&loc, Some(&m), "2026-01-15T10:00:00Z");
+        f.queued = true;
+        // Judged by the rules of its own time, the member was active then.
+        assert_eq!(judge_check_in(&f), Verdict::Accept { needs_review: false, overridden: vec![] });
+        // Too old to take on trust: a manager looks at it.
+        f.stale = true;
+        assert_eq!(judge_check_in(&f), Verdict::Accept { needs_review: true, overridden: vec![] });
     }
 
     #[test]

@@ -78,6 +78,18 @@ pub fn validate(command: &Command) -> Result<(), String> {
     Ok(())
 }
 
+/// Only a command that waited in a desk's outbox carries its own time; a live one is
+/// judged now, whatever the desk's clock says (a backdated live scan must not let an
+/// expired member in as of last month). A queued time is never in the future; a queued
+/// command older than `queued_max_age` is accepted for review by the store.
+pub fn judge_at_server_time(command: &mut Command, now: chrono::DateTime<Utc>) {
+    let (queued, occurred_at) = match command {
+        Command::CheckIn(c) => (c.queued, &mut c.occurred_at),
+        Command::CheckOut(c) => (c.queued, &mut c.occurred_at),
+    };
+    *occurred_at = if queued { (*occurred_at).min(now) } else { now };
+}
+
 /// Applies a command and returns its ack (with `duplicate` set for a repeated op_id).
 pub async fn apply(
     state: &Shared,
@@ -89,29 +101,13 @@ pub async fn apply(
         Err(message) => Ack::rejected(command.op_id(), RejectionCode::InvalidRequest, message),
         Ok(()) => {
             let now = Utc::now();
-            // A desk whose clock runs ahead must not record visits in the future.
-            match &mut command {
-                Command::CheckIn(c) => c.occurred_at = c.occurred_at.min(now),
-                Command::CheckOut(c) => c.occurred_at = c.occurred_at.min(now),
-            }
-            // The write runs in its own task: if the caller stops waiting (timeout), the
-            // command still finishes and its event is still published, so no desk waits
-            // for an event that was committed but never broadcast.
-            let task = {
-                let state = state.clone();
-                let actor = actor.clone();
-                tokio::spawn(async move {
-                    let applied = state.store.apply(&command, &actor, now).await?;
-                    if let Some(event) = &applied.event {
-                        state.publish(event);
-                    }
-                    Ok::<_, StoreError>(applied)
-                })
-            };
-            let applied = tokio::time::timeout(state.settings.command_timeout, task)
+            judge_at_server_time(&mut command, now);
+            // The store's writer publishes the command's event when its batch commits, in
+            // commit order, even if this caller has stopped waiting (timeout): no desk
+            // waits for an event that was committed but never broadcast.
+            let applied = tokio::time::timeout(state.settings.command_timeout, state.store.apply(&command, actor, now))
                 .await
                 .map_err(|_| ApplyError::Timeout)?
-                .map_err(|_| ApplyError::Store(StoreError::Corrupt("the command task failed".into())))?
                 .map_err(ApplyError::Store)?;
             applied.ack
         }

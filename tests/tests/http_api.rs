@@ -621,28 +621,29 @@ async fn queued_check_ins_are_judged_at_occurred_at_and_unknown_cards_wait_for_r
     let t = desk.access_token.as_str();
     let m = manager.access_token.as_str();
 
-    // D0183's membership ended some days ago, after the scan time used below.
-    let occurred_at = ago(Duration::days(30));
-    let d0183 = member_by_card(&server, t, "D0183").await;
-    let (status, d0183) = server.get(t, &format!("/members/{}", d0183["id"].as_str().unwrap())).await;
-    assert_eq!(status, 200, "{d0183}");
-    let valid_until = date(&d0183["valid_until"]);
-    assert_eq!(d0183["status"], "expired", "{d0183}");
-    assert!(valid_until > occurred_at.date_naive(), "the demo member must still have been valid then: {d0183}");
+    // D0181's membership ended some days ago, after the scan time used below (which is
+    // within the server's bound for queued scans, 7 days by default).
+    let occurred_at = ago(Duration::days(5));
+    let d0181 = member_by_card(&server, t, "D0181").await;
+    let (status, d0181) = server.get(t, &format!("/members/{}", d0181["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200, "{d0181}");
+    let valid_until = date(&d0181["valid_until"]);
+    assert_eq!(d0181["status"], "expired", "{d0181}");
+    assert!(valid_until > occurred_at.date_naive(), "the demo member must still have been valid then: {d0181}");
 
     // Today it is refused ...
-    let (status, body) = server.http_check_in(t, &check_in("D0183")).await;
+    let (status, body) = server.http_check_in(t, &check_in("D0181")).await;
     assert_error("live scan of an expired member", (status, &body), 422, "membership_expired");
     // ... but the scan that waited in an offline outbox since a day it was valid is kept,
     // at the time it happened.
-    let cmd = queued_check_in("D0183", occurred_at);
+    let cmd = queued_check_in("D0181", occurred_at);
     let (status, body) = server.http_check_in(t, &cmd).await;
     assert_eq!(status, 201, "a queued scan from when the membership was valid is accepted: {body}");
     let v = &body["check_in"];
     assert_eq!(time(&v["checked_in_at"]), occurred_at, "the visit time is occurred_at: {body}");
     assert_eq!(v["queued"], true, "{body}");
     assert_ne!(v["needs_review"], true, "{body}");
-    let d0183_visit = v["id"].as_str().unwrap().to_owned();
+    let d0181_visit = v["id"].as_str().unwrap().to_owned();
 
     // The other way round: a queued scan from after the membership ended is refused.
     let d0184 = member_by_card(&server, t, "D0184").await;
@@ -678,7 +679,7 @@ async fn queued_check_ins_are_judged_at_occurred_at_and_unknown_cards_wait_for_r
     assert!(body["code"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
     assert!(body["message"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
     // A visit that never needed review cannot be decided either.
-    let (status, body) = post_raw(&server, m, &format!("/check-ins/{d0183_visit}/review"), &decision).await;
+    let (status, body) = post_raw(&server, m, &format!("/check-ins/{d0181_visit}/review"), &decision).await;
     assert!((400..500).contains(&status) && status != 404, "a visit that needs no review: {status} {body}");
     assert!(body["code"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
     let (status, body) = post_raw(&server, m, &format!("/check-ins/{}/review", Uuid::new_v4()), &decision).await;
@@ -697,6 +698,34 @@ async fn queued_check_ins_are_judged_at_occurred_at_and_unknown_cards_wait_for_r
         audit.as_array().unwrap().iter().any(|e| e["action"] == "review_void" && e["user"] == "manager"),
         "the review decision is audited: {audit}"
     );
+}
+
+#[tokio::test]
+async fn live_scans_are_judged_now_and_old_queued_scans_wait_for_review() {
+    let server = Server::start().await;
+    let desk = server.front_desk().await;
+    let t = desk.access_token.as_str();
+
+    // D0183's membership ended 9 days ago. A live scan that claims to have happened a
+    // month ago (a desk clock, or a forged field) is judged now: refused.
+    let mut backdated = check_in("D0183");
+    backdated["occurred_at"] = json!(ago(Duration::days(30)).to_rfc3339());
+    let (status, body) = server.http_check_in(t, &backdated).await;
+    assert_error("a backdated live scan of an expired member", (status, &body), 422, "membership_expired");
+
+    // The same scan, queued a month ago: older than the bound, so it is neither judged
+    // by the rules of that day nor refused, but kept for a manager's review.
+    let (status, body) = server.http_check_in(t, &queued_check_in("D0183", ago(Duration::days(30)))).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["check_in"]["needs_review"], true, "an old queued scan waits for review: {body}");
+
+    // A live check-in is recorded at the server's time, not the desk's.
+    let before = Utc::now();
+    let mut live = check_in("D0010");
+    live["occurred_at"] = json!(ago(Duration::hours(3)).to_rfc3339());
+    let (status, body) = server.http_check_in(t, &live).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(time(&body["check_in"]["checked_in_at"]) >= before - Duration::seconds(1), "{body}");
 }
 
 #[tokio::test]

@@ -168,19 +168,9 @@ pub async fn review(
     let visit = state.store.visit(&id).await?.ok_or_else(|| ApiError::not_found("There is no visit with this id."))?;
     auth.location(&visit.location_id)?;
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    // In its own task, so a client hanging up cannot stop the event of a committed
-    // decision from being broadcast.
-    let task = {
-        let (state, actor, note) = (state.clone(), auth.0.clone(), note.map(str::to_owned));
-        tokio::spawn(async move {
-            let outcome = state.store.review(&id, body.decision, note.as_deref(), &actor, Utc::now()).await?;
-            if let ReviewOutcome::Done { event, .. } = &outcome {
-                state.publish(event);
-            }
-            Ok::<_, crate::store::StoreError>(outcome)
-        })
-    };
-    match task.await.map_err(|_| ApiError::internal())?? {
+    // The store's writer publishes the decision's event when it commits, whether or not
+    // this client is still waiting.
+    match state.store.review(&id, body.decision, note, &auth.0, Utc::now()).await? {
         ReviewOutcome::Done { visit, .. } => Ok(super::ok(serde_json::json!({ "check_in": visit }))),
         ReviewOutcome::NotFound => Err(ApiError::not_found("There is no visit with this id.")),
         ReviewOutcome::NotPending => {

@@ -132,4 +132,28 @@ CREATE INDEX member_cards_member ON member_cards(member_id);
 CREATE INDEX member_cards_card ON member_cards(card);
 INSERT INTO member_cards (member_id, card, assigned_at) SELECT id, card, created_at FROM members;
 "#,
+    // 4: counters kept by the command writer in the same transaction as each change, so
+    // stats never aggregate a day's visits: open visits per location, and per gym day
+    // (in the location's time zone) check-ins and finished stays. Filled here from the
+    // visits so far, by UTC day (every location was on UTC days until now).
+    r#"
+ALTER TABLE locations ADD COLUMN open_visits INTEGER NOT NULL DEFAULT 0;
+UPDATE locations SET open_visits = (SELECT COUNT(*) FROM visits v
+    WHERE v.location_id = locations.id AND v.checked_out_at IS NULL AND v.voided = 0);
+CREATE TABLE location_days (
+    location_id TEXT NOT NULL REFERENCES locations(id),
+    day TEXT NOT NULL,
+    check_ins INTEGER NOT NULL DEFAULT 0,
+    stays INTEGER NOT NULL DEFAULT 0,
+    stay_ms INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (location_id, day)
+) WITHOUT ROWID;
+INSERT INTO location_days (location_id, day, check_ins)
+    SELECT location_id, date(checked_in_at / 1000, 'unixepoch'), COUNT(*) FROM visits WHERE voided = 0
+    GROUP BY 1, 2;
+INSERT INTO location_days (location_id, day, stays, stay_ms)
+    SELECT location_id, date(checked_out_at / 1000, 'unixepoch'), COUNT(*), SUM(checked_out_at - checked_in_at)
+    FROM visits WHERE voided = 0 AND checked_out_at IS NOT NULL GROUP BY 1, 2
+    ON CONFLICT (location_id, day) DO UPDATE SET stays = excluded.stays, stay_ms = excluded.stay_ms;
+"#,
 ];

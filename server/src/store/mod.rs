@@ -15,7 +15,14 @@ use frontdesk_protocol::{Event, Location, Member, ReviewDecision, Role, Stats, V
 
 use crate::auth::Actor;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteSettings, SqliteStore};
+
+/// Where a backend's writer hands the events it committed, in commit order (the hub).
+pub type Publisher = Arc<dyn Fn(&[Event]) + Send + Sync>;
+
+/// How long a queued command may have waited and still be judged by the rules of its
+/// own time without a manager's review (issue 10: never silently).
+pub const DEFAULT_QUEUED_MAX_AGE: chrono::Duration = chrono::Duration::days(7);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -23,6 +30,11 @@ pub enum StoreError {
     Timeout,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Writer(#[from] rusqlite::Error),
+    /// The batch this change was part of did not commit: nothing of it is stored.
+    #[error("not stored: {0}")]
+    NotCommitted(String),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("stored data is inconsistent: {0}")]
@@ -176,7 +188,11 @@ pub struct VisitQuery<'a> {
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> Result<()>;
+    /// Finishes the writes already accepted, then closes.
     async fn close(&self);
+    /// Where the command path's committed events go, in commit order. Set once at start;
+    /// without it (the command line) events are stored and not published.
+    fn set_publisher(&self, publisher: Publisher);
 
     // --- seeding and administration
     async fn upsert_location(&self, location: &Location) -> Result<()>;
@@ -269,8 +285,13 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store the URL names, creating and migrating it as needed.
 /// `event_retention` is how many events per location are kept for resume.
 pub async fn open(url: &str, event_retention: i64) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(url, SqliteSettings { event_retention, queued_max_age: DEFAULT_QUEUED_MAX_AGE }).await
+}
+
+/// [`open`] with every setting of the command path.
+pub async fn open_with(url: &str, settings: SqliteSettings) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::open(url, event_retention).await?));
+        return Ok(Arc::new(SqliteStore::open(url, settings).await?));
     }
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         anyhow::bail!(
@@ -279,6 +300,14 @@ pub async fn open(url: &str, event_retention: i64) -> anyhow::Result<Arc<dyn Sto
         );
     }
     anyhow::bail!("The database URL {url:?} is not supported: use sqlite://<path> (the default).")
+}
+
+/// The gym's calendar day at `t`, in its IANA time zone (UTC when the name is unknown).
+pub fn local_day(time_zone: &str, t: DateTime<Utc>) -> NaiveDate {
+    match time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t.with_timezone(&tz).date_naive(),
+        Err(_) => t.date_naive(),
+    }
 }
 
 /// Start and end of the UTC day containing `t`. Locations keep UTC days for now.

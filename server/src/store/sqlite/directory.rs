@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use frontdesk_protocol::Location;
 use sqlx::SqliteConnection;
 
-use super::{AuditRecord, SqliteStore, insert_audit, location_from_row, ms, user_from_row, user_select};
+use super::SqliteStore;
+use super::audit::{AuditRecord, insert_audit};
+use super::rows::{location_from, ms, user_from, user_select};
 use crate::auth::Actor;
 use crate::store::{Result, UserRecord};
 
@@ -97,7 +99,7 @@ async fn audit_user_change(
 impl SqliteStore {
     pub(super) async fn locations_in_store(&self) -> Result<Vec<Location>> {
         let rows = sqlx::query("SELECT * FROM locations ORDER BY name, id").fetch_all(&self.pool).await?;
-        rows.iter().map(location_from_row).collect()
+        rows.iter().map(location_from).collect()
     }
 
     pub(super) async fn save_location(
@@ -107,7 +109,7 @@ impl SqliteStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if !write_location(&mut tx, l, insert).await? {
             return Ok(false);
@@ -125,7 +127,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn create_user_in_store(&self, u: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if !insert_user(&mut tx, u).await? {
             return Ok(false);
@@ -136,7 +138,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn update_user_in_store(&self, u: &UserRecord, by: &Actor, now: DateTime<Utc>) -> Result<bool> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query("UPDATE users SET name = ?, role = ? WHERE id = ?")
             .bind(&u.name)
@@ -150,7 +152,7 @@ impl SqliteStore {
         }
         // Audit at the old locations too, so a gym sees that someone left it.
         let before = sqlx::query(user_select!("WHERE u.id = ?")).bind(&u.id).fetch_one(&mut *tx).await?;
-        let mut before = user_from_row(&before)?;
+        let mut before = user_from(&before)?;
         set_user_locations(&mut tx, &u.id, &u.locations).await?;
         before.locations.retain(|l| !u.locations.contains(l));
         before.name.clone_from(&u.name);
@@ -174,7 +176,7 @@ impl SqliteStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
@@ -191,7 +193,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         let user = sqlx::query(user_select!("WHERE u.id = ?")).bind(user_id).fetch_one(&mut *tx).await?;
-        audit_user_change(&mut tx, &user_from_row(&user)?, "password_reset", by, now).await?;
+        audit_user_change(&mut tx, &user_from(&user)?, "password_reset", by, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -212,5 +214,77 @@ impl SqliteStore {
 
     pub(super) async fn disabled_user_ids_in_store(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT id FROM users WHERE disabled = 1").fetch_all(&self.pool).await?)
+    }
+
+    pub(super) async fn location_in_store(&self, id: &str) -> Result<Option<Location>> {
+        let row = sqlx::query("SELECT * FROM locations WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(location_from).transpose()
+    }
+
+    pub(super) async fn upsert_location_in_store(&self, l: &Location) -> Result<()> {
+        let _paused = self.exclusive().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !write_location(&mut tx, l, true).await? {
+            write_location(&mut tx, l, false).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn insert_user_if_absent_in_store(&self, u: &UserRecord) -> Result<bool> {
+        let _paused = self.exclusive().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = insert_user(&mut tx, u).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(super) async fn user_by_username_in_store(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row =
+            sqlx::query(user_select!("WHERE u.username = ?")).bind(username.trim()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    pub(super) async fn user_by_id_in_store(&self, id: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(user_select!("WHERE u.id = ?")).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    pub(super) async fn users_in_store(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(user_select!("ORDER BY u.username")).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    /// Sets the flag, revokes refresh tokens when disabling, audits at each of the user's gyms.
+    pub(super) async fn set_user_disabled_in_store(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let _paused = self.exclusive().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let changed = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+            .bind(disabled as i64)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+                .bind(ms(now))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let user = sqlx::query(user_select!("WHERE u.id = ?")).bind(user_id).fetch_one(&mut *tx).await?;
+        let action = if disabled { "user_disabled" } else { "user_enabled" };
+        audit_user_change(&mut tx, &user_from(&user)?, action, by, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

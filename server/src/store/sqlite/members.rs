@@ -11,9 +11,11 @@ use frontdesk_protocol::api::MemberCard;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use super::{AuditRecord, SqliteStore, from_ms, insert_audit, member_columns, member_from_row, ms, opt_ms};
+use super::SqliteStore;
+use super::audit::{AuditRecord, insert_audit};
+use super::rows::{from_ms, member_columns, member_from, ms, opt_ms};
 use crate::auth::Actor;
-use crate::store::{ImportOutcome, ImportRow, MemberEdit, MemberWrite, Result, RowError, StoreError};
+use crate::store::{ImportOutcome, ImportRow, MemberEdit, MemberWrite, Result, RosterPage, RowError, StoreError};
 
 /// The roster version the next change takes. Writers are serialised, so versions are
 /// strictly increasing in commit order and a desk's cursor never skips a change.
@@ -58,28 +60,10 @@ async fn replace_card(
     Ok(())
 }
 
-/// For a scanned card no member holds now: says whose it was and when it was replaced.
-pub(super) async fn replaced_card_message(conn: &mut SqliteConnection, card: &str) -> Result<Option<String>> {
-    let row = sqlx::query(
-        "SELECT m.name, c.retired_at FROM member_cards c JOIN members m ON m.id = c.member_id \
-         WHERE c.card = ? AND c.retired_at IS NOT NULL ORDER BY c.retired_at DESC LIMIT 1",
-    )
-    .bind(card)
-    .fetch_optional(conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let name: String = row.try_get("name")?;
-    let retired = from_ms(row.try_get("retired_at")?);
-    Ok(Some(format!(
-        "This card was replaced on {} and no longer lets anyone in. Ask {name} for the new card, or search by name.",
-        retired.format("%-d %b %Y")
-    )))
-}
-
 async fn member_by(conn: &mut SqliteConnection, column: &str, value: &str) -> Result<Option<Member>> {
     let sql = format!("SELECT {} FROM members WHERE {column} = ?", member_columns!());
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(conn).await?;
-    row.as_ref().map(|r| member_from_row(r, Utc::now().date_naive())).transpose()
+    row.as_ref().map(|r| member_from(r, Utc::now().date_naive())).transpose()
 }
 
 /// Another member holding `card` (or `external_id`), if any.
@@ -129,7 +113,7 @@ impl SqliteStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<MemberWrite> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(member_name) = holder_of(&mut tx, "card", Some(&m.card), &m.id).await? {
             return Ok(MemberWrite::CardInUse { member_name });
@@ -153,7 +137,7 @@ impl SqliteStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<MemberWrite> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(mut member) = member_by(&mut tx, "id", member_id).await? else { return Ok(MemberWrite::NotFound) };
         let (action, reason): (&str, Option<String>) = match edit {
@@ -241,14 +225,14 @@ impl SqliteStore {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ImportOutcome> {
-        let _w = self.write.lock().await;
+        let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let today = now.date_naive();
         let existing: Vec<Member> = sqlx::query(concat!("SELECT ", member_columns!(), " FROM members"))
             .fetch_all(&mut *tx)
             .await?
             .iter()
-            .map(|r| member_from_row(r, today))
+            .map(|r| member_from(r, today))
             .collect::<Result<_>>()?;
         let by_card: HashMap<&str, usize> = existing.iter().enumerate().map(|(i, m)| (m.card.as_str(), i)).collect();
         let by_external: HashMap<&str, usize> =
@@ -420,5 +404,75 @@ fn reason_suffix(reason: Option<&str>) -> String {
     match reason.map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => format!(": {r}"),
         None => String::new(),
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn insert_member_if_absent_in_store(&self, m: &Member) -> Result<bool> {
+        let _paused = self.exclusive().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM members WHERE id = ? OR card = ?")
+            .bind(&m.id)
+            .bind(&m.card)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        let version = next_version(&mut tx).await?;
+        insert_member(&mut tx, m, version).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn search_members_in_store(&self, query: &str, limit: i64) -> Result<Vec<Member>> {
+        let escaped = query.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let digits: String = query.chars().filter(|c| c.is_ascii_digit()).collect();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members \
+             WHERE card = ?1 OR name LIKE '%' || ?2 || '%' ESCAPE '\\' OR card LIKE ?2 || '%' ESCAPE '\\' \
+             OR (?3 <> '' AND replace(replace(replace(phone, ' ', ''), '-', ''), '+', '') LIKE '%' || ?3 || '%') \
+             ORDER BY (card = ?1) DESC, name LIMIT ?4"
+        ))
+        .bind(query.trim())
+        .bind(&escaped)
+        .bind(if digits.len() >= 3 { digits } else { String::new() })
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let today = Utc::now().date_naive();
+        rows.iter().map(|r| member_from(r, today)).collect()
+    }
+
+    pub(super) async fn member_in_store(&self, id: &str) -> Result<Option<Member>> {
+        let row = sqlx::query(concat!("SELECT ", member_columns!(), " FROM members WHERE id = ?"))
+            .bind(id.trim())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| member_from(r, Utc::now().date_naive())).transpose()
+    }
+
+    pub(super) async fn roster_after_in_store(&self, version: i64, limit: i64) -> Result<RosterPage> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            member_columns!(),
+            ", version FROM members WHERE version > ? ORDER BY version LIMIT ?"
+        ))
+        .bind(version)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let today = Utc::now().date_naive();
+        let last = match rows.last() {
+            Some(row) => row.try_get("version")?,
+            None => version,
+        };
+        Ok(RosterPage {
+            members: rows.iter().map(|r| member_from(r, today)).collect::<Result<_>>()?,
+            version: last,
+            complete: (rows.len() as i64) < limit,
+        })
     }
 }
