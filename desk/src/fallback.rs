@@ -3,20 +3,34 @@
 //! time, in order), events come by long-polling `/events`, and the WebSocket is retried
 //! in the background. Switching either way loses nothing and doubles nothing: the
 //! outbox is the source of truth and the server applies each op_id once.
+//!
+//! One at a time, because HTTP has no order between requests in flight: the server would
+//! judge two concurrent posts in either order, and the order is the verdict (a check-out
+//! before its check-in is refused, a check-in is judged against the visits open and the
+//! places taken at that moment). There is no batch endpoint to carry several in order.
+//! What is batched is the desk's own bookkeeping: the acks of a page of posts are
+//! recorded in one outbox transaction, and a page of events too.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use frontdesk_protocol::ws::Ack;
 
 use crate::api::ApiFailure;
 use crate::backoff;
 use crate::classify::Failure;
 use crate::session::{self, Link};
-use crate::shared::Shared;
+use crate::shared::{Received, Shared};
 use crate::state::{ConnectionState, Status};
 use crate::tokens::TokenFailure;
 
 const POLL_WAIT: Duration = Duration::from_secs(25);
+/// Entries read from the outbox and posted (in order) before their acks are recorded
+/// together: one commit per page instead of one per post. A scan made while the
+/// outbox is empty is a page of one, recorded as soon as it is answered.
+const PAGE: usize = 64;
 
 pub enum FallbackEnd {
     /// The WebSocket works again.
@@ -43,7 +57,19 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
         "The live connection is blocked on this network (a proxy or firewall?). Scans and updates go over \
          plain HTTP instead, a little slower; the desk keeps trying the live connection.",
     ));
-    let sender = send_outbox(shared);
+    // Acks received but not yet recorded; kept outside the sender so that whatever ends
+    // the fallback (the WebSocket back, shutdown) still records them.
+    let unrecorded = Mutex::new(Vec::new());
+    let end = serve(shared, &unrecorded).await;
+    let acks = std::mem::take(&mut *unrecorded.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Err(e) = shared.take_acks(acks) {
+        tracing::warn!(error = %e.message, "acks received over HTTP were not recorded; the entries will be sent again");
+    }
+    end
+}
+
+async fn serve(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
+    let sender = send_outbox(shared, unrecorded);
     let poller = poll_events(shared);
     tokio::pin!(sender, poller);
     let mut attempt_no = 0u32;
@@ -96,34 +122,54 @@ fn token_end(failure: TokenFailure) -> FallbackEnd {
     }
 }
 
-/// Sends the outbox oldest first, one command at a time, until told to stop.
-async fn send_outbox(shared: &Shared) -> FallbackEnd {
+/// Sends the outbox oldest first, one command at a time, until told to stop. The acks
+/// of each page are recorded together, and before any wait.
+async fn send_outbox(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
+    let record = || {
+        let acks = std::mem::take(&mut *unrecorded.lock().unwrap_or_else(|p| p.into_inner()));
+        shared.take_acks(acks).map_err(|e| FallbackEnd::Unreachable(Failure::Protocol(e.message)))
+    };
     let mut attempt = 0u32;
     loop {
-        let next = match shared.outbox.pending_after(0, 1) {
-            Ok(mut entries) => entries.pop(),
+        let page = match shared.outbox.pending_after(0, PAGE) {
+            Ok(entries) => entries,
             Err(e) => return FallbackEnd::Unreachable(Failure::Protocol(e.message)),
         };
-        let Some(entry) = next else {
+        if page.is_empty() {
             report_presence(shared).await;
             shared.wake.notified().await;
             continue;
-        };
-        let access = match shared.tokens.access().await {
-            Ok(a) => a,
-            Err(e) => return token_end(e),
-        };
-        match shared.api.post_command(&access.token, &entry.command).await {
-            Ok(ack) => {
-                attempt = 0;
-                if let Err(e) = shared.take_ack(ack) {
-                    return FallbackEnd::Unreachable(Failure::Protocol(e.message));
+        }
+        let mut failed = None;
+        for entry in page {
+            let access = match shared.tokens.access().await {
+                Ok(a) => a,
+                Err(e) => {
+                    if let Err(end) = record() {
+                        return end;
+                    }
+                    return token_end(e);
+                }
+            };
+            match shared.api.post_command(&access.token, &entry.command).await {
+                Ok(ack) => {
+                    attempt = 0;
+                    unrecorded.lock().unwrap_or_else(|p| p.into_inner()).push(ack);
+                }
+                Err(failure) => {
+                    failed = Some((failure, access.generation));
+                    break;
                 }
             }
-            Err(failure) => match after_failure(shared, failure, access.generation, &mut attempt).await {
+        }
+        if let Err(end) = record() {
+            return end;
+        }
+        if let Some((failure, generation)) = failed {
+            match after_failure(shared, failure, generation, &mut attempt).await {
                 Ok(wait) => tokio::time::sleep(wait).await,
                 Err(end) => return end,
-            },
+            }
         }
     }
 }
@@ -151,14 +197,13 @@ async fn poll_events(shared: &Shared) -> FallbackEnd {
                 if page.events.is_empty() && after == 0 {
                     let _ = shared.follow_from(page.last_seq);
                 }
-                for envelope in page.events {
-                    match shared.take_event(envelope.into_event()) {
-                        Ok(Ok(())) => {}
-                        // Pages come from the store in order; a gap means our seq moved
-                        // under us: poll again from it.
-                        Ok(Err(_gap)) => break,
-                        Err(e) => return FallbackEnd::Unreachable(Failure::Protocol(e.message)),
-                    }
+                let events = page.events.into_iter().map(|e| Received::Event(e.into_event())).collect();
+                match shared.take_received(events) {
+                    Ok(Ok(())) => {}
+                    // Pages come from the store in order; a gap means our seq moved
+                    // under us: poll again from it (the events before it are taken).
+                    Ok(Err(_gap)) => {}
+                    Err(e) => return FallbackEnd::Unreachable(Failure::Protocol(e.message)),
                 }
                 let _ = shared.outbox.set_meta("followed", "1");
             }

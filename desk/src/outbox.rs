@@ -5,6 +5,11 @@
 //! A scan is committed here before anything is sent or shown. An entry leaves the
 //! pending set only when its ack is recorded, in the same statement that stores the
 //! ack; nothing is ever deleted, so the history of a desk is auditable.
+//!
+//! Acks and events that arrive together are recorded together ([`Outbox::batch`]): one
+//! commit, so one fsync, for a burst of them rather than one per ack. The ack is still
+//! recorded before it is reported; a crash before the commit only means the entries are
+//! sent again, and the server answers `duplicate`.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -12,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use frontdesk_protocol::Member;
 use frontdesk_protocol::ws::{Ack, AckStatus, Command};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -240,16 +245,25 @@ impl Outbox {
     /// Records the server's answer. True when the entry was still pending (the first ack);
     /// a duplicate ack or an unknown op_id changes nothing.
     pub fn record_ack(&self, ack: &Ack) -> Result<bool> {
-        let state = match ack.status {
-            AckStatus::Accepted => "acked",
-            AckStatus::Rejected => "rejected",
-        };
-        let json = serde_json::to_string(ack).expect("acks serialise");
-        let changed = self.conn().execute(
-            "UPDATE outbox SET state = ?1, ack = ?2, acked_at = ?3 WHERE op_id = ?4 AND state = 'pending'",
-            params![state, json, Utc::now().timestamp_millis(), ack.op_id.to_string()],
-        )?;
-        Ok(changed == 1)
+        self.batch(|b| b.record_ack(ack))
+    }
+
+    /// Records many answers in one transaction (one commit, one fsync): for each ack, in
+    /// order, whether it was the entry's first. All are recorded or, on an error, none.
+    pub fn record_acks(&self, acks: &[Ack]) -> Result<Vec<bool>> {
+        self.batch(|b| acks.iter().map(|ack| b.record_ack(ack)).collect())
+    }
+
+    /// Runs `work` in one write transaction, committed when it returns `Ok` and rolled
+    /// back (nothing written) when it returns an error. Other calls on this outbox wait
+    /// until it ends, so keep it short: no waiting on the network inside.
+    pub fn batch<T>(&self, work: impl FnOnce(&Batch<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        // IMMEDIATE: take the write lock at BEGIN, not at the first write.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = work(&Batch { conn: &tx, now: Utc::now().timestamp_millis() })?;
+        tx.commit()?;
+        Ok(out)
     }
 
     pub fn counts(&self) -> Result<Counts> {
@@ -270,23 +284,19 @@ impl Outbox {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
+        meta(&self.conn(), key)
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        set_meta(&self.conn(), key, value)
     }
 
     pub fn last_seq(&self) -> Result<i64> {
-        Ok(self.meta("last_seq")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        last_seq(&self.conn())
     }
 
     pub fn set_last_seq(&self, seq: i64) -> Result<()> {
-        self.set_meta("last_seq", &seq.to_string())
+        set_meta(&self.conn(), "last_seq", &seq.to_string())
     }
 
     /// Stores a page of the roster and the cursor after it, atomically.
@@ -319,12 +329,7 @@ impl Outbox {
     /// even offline. The sync cursor stays: the next delta sync brings the same member
     /// again, which changes nothing.
     pub fn upsert_roster_member(&self, member: &Member) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO roster (id, card, member) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(id) DO UPDATE SET card = excluded.card, member = excluded.member",
-            params![member.id, member.card, serde_json::to_string(member).expect("members serialise")],
-        )?;
-        Ok(())
+        upsert_roster_member(&self.conn(), member)
     }
 
     pub fn roster_by_card(&self, card: &str) -> Result<Option<Member>> {
@@ -377,6 +382,72 @@ impl Outbox {
     }
 }
 
+/// The writes of one [`Outbox::batch`] transaction.
+pub struct Batch<'a> {
+    conn: &'a Connection,
+    /// The batch's time, stored as `acked_at` of the acks it records.
+    now: i64,
+}
+
+impl Batch<'_> {
+    /// [`Outbox::record_ack`], inside the batch.
+    pub fn record_ack(&self, ack: &Ack) -> Result<bool> {
+        let state = match ack.status {
+            AckStatus::Accepted => "acked",
+            AckStatus::Rejected => "rejected",
+        };
+        let json = serde_json::to_string(ack).expect("acks serialise");
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET state = ?1, ack = ?2, acked_at = ?3 WHERE op_id = ?4 AND state = 'pending'",
+            )?
+            .execute(params![state, json, self.now, ack.op_id.to_string()])?;
+        Ok(changed == 1)
+    }
+
+    pub fn last_seq(&self) -> Result<i64> {
+        last_seq(self.conn)
+    }
+
+    pub fn set_last_seq(&self, seq: i64) -> Result<()> {
+        set_meta(self.conn, "last_seq", &seq.to_string())
+    }
+
+    /// [`Outbox::upsert_roster_member`], inside the batch.
+    pub fn upsert_roster_member(&self, member: &Member) -> Result<()> {
+        upsert_roster_member(self.conn, member)
+    }
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
+}
+
+fn last_seq(conn: &Connection) -> Result<i64> {
+    Ok(meta(conn, "last_seq")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn upsert_roster_member(conn: &Connection, member: &Member) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO roster (id, card, member) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(id) DO UPDATE SET card = excluded.card, member = excluded.member",
+    )?
+    .execute(params![member.id, member.card, serde_json::to_string(member).expect("members serialise")])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,6 +495,76 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].op_id, b.op_id);
         assert_eq!(pending[0].command, b.command);
+    }
+
+    /// Frames written to the WAL since the last checkpoint. Every commit writes at least
+    /// one (and an fsync with `synchronous=FULL`), so fewer frames than commits of one
+    /// ack each proves the acks shared commits.
+    fn wal_frames(outbox: &Outbox) -> i64 {
+        outbox.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap()
+    }
+
+    fn truncate_wal(outbox: &Outbox) {
+        outbox.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        assert_eq!(wal_frames(outbox), 0);
+    }
+
+    #[test]
+    fn a_batch_of_acks_is_recorded_in_one_commit_and_only_for_the_entries_acked() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let entries: Vec<Entry> =
+            (0..300).map(|_| outbox.enqueue(&command(), Some("D0001"), Some("u1"), None).unwrap()).collect();
+        let rejected =
+            |e: &Entry| Ack::rejected(e.op_id, frontdesk_protocol::RejectionCode::MembershipExpired, "expired");
+        // Acks for the first 200 entries, one of them twice, and one for an op_id this
+        // desk never sent.
+        let mut acks: Vec<Ack> = entries[..200].iter().map(rejected).collect();
+        acks.push(rejected(&entries[10]));
+        acks.push(Ack::rejected(Uuid::new_v4(), frontdesk_protocol::RejectionCode::InvalidRequest, "?"));
+
+        truncate_wal(&outbox);
+        let first = outbox.record_acks(&acks).unwrap();
+        let frames = wal_frames(&outbox);
+        assert!(frames < 200, "200 acks took {frames} WAL frames: more than one commit per few acks");
+
+        assert_eq!(first.len(), acks.len());
+        assert!(first[..200].iter().all(|f| *f), "each entry's first ack counts");
+        assert!(!first[200], "the second ack of an entry changes nothing");
+        assert!(!first[201], "an unknown op_id changes nothing");
+        assert_eq!(outbox.counts().unwrap(), Counts { pending: 100, acked: 0, rejected: 200 });
+        let pending = outbox.pending_after(0, 1000).unwrap();
+        assert_eq!(
+            pending.iter().map(|e| e.op_id).collect::<Vec<_>>(),
+            entries[200..].iter().map(|e| e.op_id).collect::<Vec<_>>(),
+            "exactly the entries without an ack are still pending, in order"
+        );
+        assert_eq!(outbox.entry(entries[0].op_id).unwrap().unwrap().ack.unwrap().op_id, entries[0].op_id);
+
+        // One ack at a time: one commit each, so at least one frame each (what the
+        // batch above is compared with).
+        truncate_wal(&outbox);
+        for entry in &entries[200..250] {
+            assert!(outbox.record_ack(&rejected(entry)).unwrap());
+        }
+        assert!(wal_frames(&outbox) >= 50);
+    }
+
+    #[test]
+    fn a_failed_batch_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let entry = outbox.enqueue(&command(), Some("D0001"), Some("u1"), None).unwrap();
+        let ack = Ack::rejected(entry.op_id, frontdesk_protocol::RejectionCode::MembershipExpired, "expired");
+        let failed = outbox.batch(|b| {
+            assert!(b.record_ack(&ack)?);
+            b.set_last_seq(7)?;
+            Err::<(), _>(DeskError::storage("the disk is full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(outbox.counts().unwrap(), Counts { pending: 1, acked: 0, rejected: 0 }, "rolled back");
+        assert_eq!(outbox.last_seq().unwrap(), 0);
+        assert!(outbox.record_ack(&ack).unwrap(), "the entry is still waiting for its first ack");
     }
 
     #[test]

@@ -96,6 +96,13 @@ pub struct Shared {
 #[derive(Debug)]
 pub struct Gap;
 
+/// One frame a transport received that the outbox records: see [`Shared::take_received`].
+#[derive(Debug)]
+pub enum Received {
+    Ack(Ack),
+    Event(Event),
+}
+
 impl Shared {
     pub fn new(config: DeskConfig, api: Api, tokens: Tokens, outbox: Outbox) -> Self {
         Self {
@@ -152,44 +159,94 @@ impl Shared {
 
     /// Records an ack against its outbox entry; only the first ack is reported.
     pub fn take_ack(&self, ack: Ack) -> Result<(), crate::error::DeskError> {
-        if self.outbox.record_ack(&ack)? {
-            self.emit(DeskEvent::Ack { ack });
-        }
+        self.take_acks(vec![ack])
+    }
+
+    /// Records acks in one outbox transaction (one fsync for all), then reports each
+    /// entry's first ack, in order.
+    pub fn take_acks(&self, acks: Vec<Ack>) -> Result<(), crate::error::DeskError> {
+        // Acks alone never make a gap.
+        let _ = self.take_received(acks.into_iter().map(Received::Ack).collect())?;
         Ok(())
     }
 
     /// Takes the next event: duplicates are dropped, a gap asks for a resume. The seq is
-    /// stored before the event is reported, so a crash never reports one twice.
+    /// stored before the event is reported, so a crash never reports one twice. (The
+    /// transports take events in batches, [`Self::take_received`]; this is one alone.)
+    #[cfg(test)]
     pub fn take_event(&self, event: Event) -> Result<Result<(), Gap>, crate::error::DeskError> {
-        let last = self.outbox.last_seq()?;
-        if event.seq <= last {
-            return Ok(Ok(()));
-        }
-        if event.seq > last + 1 {
-            return Ok(Err(Gap));
-        }
-        // The roster first, then the seq: a crash in between replays the event, and
-        // storing the same member twice changes nothing.
-        self.take_member_update(&event)?;
-        self.outbox.set_last_seq(event.seq)?;
-        self.emit(DeskEvent::Event { event });
-        Ok(Ok(()))
+        self.take_received(vec![Received::Event(event)])
     }
 
-    /// Extension `members`: a `member_updated` event updates the cached roster at once
-    /// (a member renewed at one desk is let in offline at another a second later); one
-    /// without a member (a bulk import) asks for a delta sync now.
-    fn take_member_update(&self, event: &Event) -> Result<(), crate::error::DeskError> {
-        if event.kind != EventKind::MemberUpdated {
-            return Ok(());
+    /// Takes what a transport received together, acks and events as they came, in one
+    /// outbox transaction: one commit (one fsync) for the lot rather than one per ack
+    /// and one per event. The rules are those of [`Self::take_ack`] and
+    /// [`Self::take_event`]: an ack is recorded, and the last seq and the members an
+    /// event carries are stored, before anything is reported; reports go out in the
+    /// order received once the transaction is committed. Events after a gap are left
+    /// out (the resume brings them again); acks after it are still recorded. When the
+    /// transaction fails nothing is recorded or reported: the entries stay pending and
+    /// are sent again, which the server answers as duplicates.
+    pub fn take_received(&self, received: Vec<Received>) -> Result<Result<(), Gap>, crate::error::DeskError> {
+        if received.is_empty() {
+            return Ok(Ok(()));
         }
-        match &event.member {
-            Some(member) => self.remember_member(member),
-            None => {
-                self.roster_due.notify_one();
-                Ok(())
+        let mut reports = Vec::with_capacity(received.len());
+        let mut gap = false;
+        let mut remembered = false;
+        let mut roster_due = false;
+        self.outbox.batch(|batch| {
+            let stored = batch.last_seq()?;
+            let mut last = stored;
+            for item in received {
+                match item {
+                    Received::Ack(ack) => {
+                        if batch.record_ack(&ack)? {
+                            reports.push(DeskEvent::Ack { ack });
+                        }
+                    }
+                    Received::Event(event) => {
+                        if gap || event.seq <= last {
+                            continue;
+                        }
+                        if event.seq > last + 1 {
+                            gap = true;
+                            continue;
+                        }
+                        // Extension `members`: a `member_updated` event updates the cached
+                        // roster at once (a member renewed at one desk is let in offline at
+                        // another a second later); one without a member (a bulk import)
+                        // asks for a delta sync now. In the same transaction as the seq:
+                        // never one without the other.
+                        if event.kind == EventKind::MemberUpdated {
+                            match &event.member {
+                                Some(member) => {
+                                    batch.upsert_roster_member(member)?;
+                                    remembered = true;
+                                }
+                                None => roster_due = true,
+                            }
+                        }
+                        last = event.seq;
+                        reports.push(DeskEvent::Event { event });
+                    }
+                }
             }
+            if last != stored {
+                batch.set_last_seq(last)?;
+            }
+            Ok(())
+        })?;
+        if remembered {
+            self.member_remembered();
         }
+        if roster_due {
+            self.roster_due.notify_one();
+        }
+        for report in reports {
+            self.emit(report);
+        }
+        Ok(if gap { Err(Gap) } else { Ok(()) })
     }
 
     /// Stores one member as the server now has them in the cached roster. A delta sync
@@ -197,10 +254,15 @@ impl Shared {
     /// older copy over it: it is asked to run once more.
     pub fn remember_member(&self, member: &frontdesk_protocol::Member) -> Result<(), crate::error::DeskError> {
         self.outbox.upsert_roster_member(member)?;
+        self.member_remembered();
+        Ok(())
+    }
+
+    /// A member was just stored in the cached roster: a sync running meanwhile runs again.
+    fn member_remembered(&self) {
         if self.roster_syncing.load(std::sync::atomic::Ordering::SeqCst) {
             self.roster_again.store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        Ok(())
     }
 
     /// The server cannot replay what this desk missed: continue from its `last_seq`.

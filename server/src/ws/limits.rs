@@ -30,25 +30,27 @@ impl RateLimit {
     }
 }
 
+/// Ten malformed frames within a minute close the session (PROTOCOL.md 3).
+const MALFORMED_LIMIT: usize = 10;
+const MALFORMED_WINDOW: Duration = Duration::from_secs(60);
+
+/// Every session has one, so it holds only the times (nothing until a malformed frame).
 pub struct MalformedWindow {
-    limit: usize,
-    window: Duration,
     seen: VecDeque<Instant>,
 }
 
 impl MalformedWindow {
-    /// Ten malformed frames within a minute close the session (PROTOCOL.md 3).
     pub fn new() -> Self {
-        Self { limit: 10, window: Duration::from_secs(60), seen: VecDeque::new() }
+        Self { seen: VecDeque::new() }
     }
 
     /// Records one; true when the limit is reached.
     pub fn record(&mut self, now: Instant) -> bool {
-        while self.seen.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while self.seen.front().is_some_and(|t| now.duration_since(*t) >= MALFORMED_WINDOW) {
             self.seen.pop_front();
         }
         self.seen.push_back(now);
-        self.seen.len() >= self.limit
+        self.seen.len() >= MALFORMED_LIMIT
     }
 }
 

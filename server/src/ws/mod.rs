@@ -1,6 +1,7 @@
 //! `GET /ws`: every refusal happens here, as HTTP, before any socket is opened.
 
 mod limits;
+mod outbox;
 mod session;
 
 use std::collections::HashMap;
@@ -128,12 +129,22 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
         .protocols([SUBPROTOCOL_V1])
         .max_message_size(ceiling)
         .max_frame_size(ceiling)
-        // tungstenite's default 128 KiB read buffer is zero-filled per connection; desks
-        // send small frames, and the buffer grows when one is larger.
-        .read_buffer_size(4096)
-        .write_buffer_size(4096)
-        .on_upgrade(move |socket| {
-            let tracker = state.sessions.clone();
-            tracker.track_future(session::run(socket, state, ctx))
+        // Every session keeps its read buffer for as long as it is open, and tungstenite
+        // zero-fills it (its default is 128 KiB). A desk's frames are a few hundred bytes:
+        // 512 holds a whole command, and the buffer grows when a frame is larger.
+        .read_buffer_size(512)
+        // Frames queued together go out in one write up to this size. The buffer keeps
+        // the largest size it reached, so a burst (a replay page) must not leave every
+        // session holding many kilobytes.
+        .write_buffer_size(1024)
+        .on_upgrade({
+            // The upgrade's task keeps this closure for as long as the session runs, so
+            // it holds a pointer; the session itself is set up from what it points to.
+            let pending = Box::new((state, ctx));
+            move |socket| {
+                let (state, ctx) = *pending;
+                let tracker = state.sessions.clone();
+                tracker.track_future(session::run(socket, state, ctx))
+            }
         }))
 }
