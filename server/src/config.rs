@@ -225,8 +225,12 @@ impl Settings {
             max_frame_bytes: pick!("FRONTDESK_MAX_FRAME_BYTES", max_frame_bytes, 65_536),
             max_sessions: pick!("FRONTDESK_MAX_SESSIONS", max_sessions, 20_000),
             session_queue: pick!("FRONTDESK_SESSION_QUEUE", session_queue, 1024),
-            ws_rate_per_s: pick!("FRONTDESK_WS_RATE_PER_S", ws_rate_per_s, 300),
-            ws_rate_burst: pick!("FRONTDESK_WS_RATE_BURST", ws_rate_burst, 2000),
+            // A session runs its commands one at a time, so the store bounds what one desk
+            // can make the server do; this limit is against a client flooding frames. It
+            // must stay above what a desk replaying a long outbox sends when the server
+            // keeps up (about 6,000/s here): at 300/s that replay was cut off with 4029.
+            ws_rate_per_s: pick!("FRONTDESK_WS_RATE_PER_S", ws_rate_per_s, 5000),
+            ws_rate_burst: pick!("FRONTDESK_WS_RATE_BURST", ws_rate_burst, 20000),
             command_timeout: Duration::from_millis(pick!("FRONTDESK_COMMAND_TIMEOUT_MS", command_timeout_ms, 5000)),
             queued_max_age: Duration::from_secs(pick!("FRONTDESK_QUEUED_MAX_AGE_S", queued_max_age_s, 604_800)),
             login_max_failures: pick!("FRONTDESK_LOGIN_MAX_FAILURES", login_max_failures, 5),
