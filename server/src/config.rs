@@ -228,7 +228,8 @@ impl Settings {
             // A session runs its commands one at a time, so the store bounds what one desk
             // can make the server do; this limit is against a client flooding frames. It
             // must stay above what a desk replaying a long outbox sends when the server
-            // keeps up (about 6,000/s here): at 300/s that replay was cut off with 4029.
+            // keeps up (the target is 5,000 entries/s; at 300/s with a burst of 2,000, a
+            // faster replay would be cut off with 4029 after its first 2,000 entries).
             ws_rate_per_s: pick!("FRONTDESK_WS_RATE_PER_S", ws_rate_per_s, 5000),
             ws_rate_burst: pick!("FRONTDESK_WS_RATE_BURST", ws_rate_burst, 20000),
             command_timeout: Duration::from_millis(pick!("FRONTDESK_COMMAND_TIMEOUT_MS", command_timeout_ms, 5000)),
