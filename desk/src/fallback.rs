@@ -61,8 +61,7 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
     // the fallback (the WebSocket back, shutdown) still records them.
     let unrecorded = Mutex::new(Vec::new());
     let end = serve(shared, &unrecorded).await;
-    let acks = std::mem::take(&mut *unrecorded.lock().unwrap_or_else(|p| p.into_inner()));
-    if let Err(e) = shared.take_acks(acks) {
+    if let Err(e) = record_acks(shared, &unrecorded) {
         tracing::warn!(error = %e.message, "acks received over HTTP were not recorded; the entries will be sent again");
     }
     end
@@ -122,13 +121,17 @@ fn token_end(failure: TokenFailure) -> FallbackEnd {
     }
 }
 
+/// Records the acks received and not yet recorded, in one outbox transaction.
+fn record_acks(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> Result<(), crate::error::DeskError> {
+    // Nothing panics while holding the lock; a poisoned one still holds sound acks.
+    let acks = std::mem::take(&mut *unrecorded.lock().unwrap_or_else(|p| p.into_inner()));
+    shared.take_acks(acks)
+}
+
 /// Sends the outbox oldest first, one command at a time, until told to stop. The acks
 /// of each page are recorded together, and before any wait.
 async fn send_outbox(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
-    let record = || {
-        let acks = std::mem::take(&mut *unrecorded.lock().unwrap_or_else(|p| p.into_inner()));
-        shared.take_acks(acks).map_err(|e| FallbackEnd::Unreachable(Failure::Protocol(e.message)))
-    };
+    let record = || record_acks(shared, unrecorded).map_err(|e| FallbackEnd::Unreachable(Failure::Protocol(e.message)));
     let mut attempt = 0u32;
     loop {
         let page = match shared.outbox.pending_after(0, PAGE) {
