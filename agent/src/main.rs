@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use frontdesk_desk::outbox::Outbox;
-use frontdesk_desk::{ConnectionState, Desk, DeskConfig, Keychain};
+use frontdesk_desk::{ConnectionState, Desk, DeskConfig, Keychain, Outcome, ScanRequest};
 use tokio::io::AsyncBufReadExt;
 
 use crate::input::Line;
@@ -218,7 +218,7 @@ async fn run(config: DeskConfig, drain: Option<Duration>) -> ExitCode {
     let desk = match Desk::open(config, keychain) {
         Ok(desk) => Arc::new(desk),
         Err(e) => {
-            out.error(e.code, &e.message);
+            out.error(e.code.as_str(), &e.message);
             out.flush().await;
             return ExitCode::from(EXIT_USAGE);
         }
@@ -258,7 +258,7 @@ async fn sign_in_from_environment(desk: &Desk, out: &Output) {
         Ok(true) => return,
         Ok(false) => {}
         Err(e) => {
-            out.error(e.code, &e.message);
+            out.error(e.code.as_str(), &e.message);
             return;
         }
     }
@@ -270,7 +270,7 @@ async fn sign_in_from_environment(desk: &Desk, out: &Output) {
         return;
     };
     if let Err(e) = desk.sign_in(&user, &password).await {
-        out.error(e.code(), &e.message());
+        out.error(e.code().as_str(), &e.message());
     }
 }
 
@@ -301,8 +301,16 @@ async fn read_scans(desk: Arc<Desk>, out: Output) {
         };
         let result = match input::parse(&line) {
             Ok(Line::Empty) => continue,
-            Ok(Line::CheckIn(who, override_reason)) => desk.check_in(who, override_reason).map(|_| ()),
-            Ok(Line::CheckOut(who)) => desk.check_out(who).map(|_| ()),
+            // The same rule as the app's (the library decides); the agent does not wait
+            // for the answer: the ack follows as its own line.
+            Ok(Line::CheckIn(who, override_reason)) => {
+                desk.scan(ScanRequest::check_in(who).overridden(override_reason), Duration::ZERO).await.map(|report| {
+                    if let Outcome::TurnedAway { code, reason } = &report.outcome {
+                        out.turned_away(report.card.as_deref(), *code, reason);
+                    }
+                })
+            }
+            Ok(Line::CheckOut(who)) => desk.scan(ScanRequest::check_out(who), Duration::ZERO).await.map(|_| ()),
             Ok(Line::RetryNow) => {
                 if desk.status().state == ConnectionState::SignedOut {
                     sign_in_from_environment(&desk, &out).await;
@@ -316,7 +324,7 @@ async fn read_scans(desk: Arc<Desk>, out: Output) {
             }
         };
         if let Err(e) = result {
-            out.error(e.code, &e.message);
+            out.error(e.code.as_str(), &e.message);
         }
     }
 }

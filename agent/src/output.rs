@@ -2,6 +2,7 @@
 //! else. A single writer task owns stdout so lines never interleave.
 
 use frontdesk_desk::DeskEvent;
+use frontdesk_protocol::RejectionCode;
 use frontdesk_protocol::api::EventEnvelope;
 use frontdesk_protocol::ws::AckStatus;
 use serde_json::{Value, json};
@@ -49,6 +50,12 @@ impl Output {
 
     pub fn error(&self, code: &str, message: &str) {
         self.line(json!({"kind": "error", "code": code, "message": message}));
+    }
+
+    /// A scan the cached member list turned away while the server could not answer:
+    /// nothing was saved (AGENT.md, `turned_away`).
+    pub fn turned_away(&self, card: Option<&str>, code: RejectionCode, message: &str) {
+        self.line(json!({"kind": "turned_away", "card": card, "code": code, "message": message}));
     }
 
     /// Writes every desk event as its line.

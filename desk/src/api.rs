@@ -125,7 +125,9 @@ impl Api {
             .timeout(Duration::from_secs(40))
             .user_agent(concat!("frontdesk-desk/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| DeskError::new("http_client", format!("cannot set up HTTP: {e}"), false))?;
+            .map_err(|e| {
+                DeskError::new(crate::error::ErrorCode::HttpClient, format!("cannot set up HTTP: {e}"), false)
+            })?;
         Ok(Self { http, base, tls })
     }
 

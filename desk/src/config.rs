@@ -119,7 +119,13 @@ pub fn resolve(env: ConfigLayer, user: ConfigLayer, system: ConfigLayer) -> Resu
         .data_dir
         .or_else(|| dirs::data_local_dir().map(|d| d.join(app_dir_name())))
         .unwrap_or_else(|| PathBuf::from("frontdesk-data"));
-    Ok(Resolved { server, desk_id, location: merged.location, data_dir, ca_file: merged.ca_file })
+    Ok(Resolved {
+        server: normalize_server(&server),
+        desk_id,
+        location: merged.location,
+        data_dir,
+        ca_file: merged.ca_file,
+    })
 }
 
 /// Loads the configuration of this machine and user.
@@ -179,4 +185,11 @@ mod tests {
         });
         assert_eq!(env, layer(Some("https://gym:8080"), None));
     }
+}
+
+/// A server address as the desk keeps it (keychain entry, data folder binding): without
+/// surrounding spaces or a trailing slash, so `https://gym:8080/` and `https://gym:8080`
+/// are one server.
+pub fn normalize_server(server: &str) -> String {
+    server.trim().trim_end_matches('/').to_owned()
 }

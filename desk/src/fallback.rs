@@ -67,16 +67,20 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
     end
 }
 
+const SIGNED_OUT: &str = "Signed out. Sign in to go on; scans waiting at this desk are kept and sent after sign-in.";
+
 async fn serve(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
     let sender = send_outbox(shared, unrecorded);
     let poller = poll_events(shared);
     tokio::pin!(sender, poller);
     let mut attempt_no = 0u32;
     let mut attempt = ws_attempt(shared, backoff::jittered(attempt_no).max(Duration::from_secs(1)));
+    let mut sign_outs = shared.sign_outs.subscribe();
     loop {
         tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => return FallbackEnd::Shutdown,
+            _ = sign_outs.changed() => return FallbackEnd::SignedOut(SIGNED_OUT.into()),
             end = &mut sender => return end,
             end = &mut poller => return end,
             _ = shared.retry_now.notified() => attempt = ws_attempt(shared, Duration::ZERO),

@@ -19,6 +19,7 @@ mod fallback;
 pub mod offline;
 pub mod outbox;
 mod roster;
+pub mod scan;
 pub mod secrets;
 mod session;
 mod shared;
@@ -37,8 +38,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-pub use crate::error::{DeskError, Result};
+pub use crate::error::{DeskError, ErrorCode, Result};
 pub use crate::outbox::{Counts, Entry, EntryState, Provisional};
+pub use crate::scan::{Outcome, ScanAction, ScanReport, ScanRequest};
 pub use crate::secrets::{Keychain, Secret, SecretStore};
 pub use crate::shared::{DeskConfig, DeskEvent};
 pub use crate::state::{ConnectionState, Status};
@@ -71,6 +73,8 @@ pub struct Scanned {
 pub struct Desk {
     shared: Arc<Shared>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    repeat_window: std::sync::Mutex<std::time::Duration>,
+    recent_read: std::sync::Mutex<Option<scan::RecentRead>>,
 }
 
 impl Desk {
@@ -79,10 +83,18 @@ impl Desk {
         if config.location_id.trim().is_empty() || config.desk_id.trim().is_empty() {
             return Err(DeskError::invalid_input("Set both the location and the desk id in the desk's configuration."));
         }
+        let mut config = config;
+        config.server = config::normalize_server(&config.server);
         let api = api::Api::with_ca_file(&config.server, config.ca_file.as_deref())?;
         let outbox = outbox::Outbox::open(&config.data_dir)?;
+        outbox.bind(&config.server, &config.location_id)?;
         let tokens = tokens::Tokens::new(api.clone(), secrets);
-        Ok(Self { shared: Arc::new(Shared::new(config, api, tokens, outbox)), task: std::sync::Mutex::new(None) })
+        Ok(Self {
+            shared: Arc::new(Shared::new(config, api, tokens, outbox)),
+            task: std::sync::Mutex::new(None),
+            repeat_window: std::sync::Mutex::new(std::time::Duration::ZERO),
+            recent_read: std::sync::Mutex::new(None),
+        })
     }
 
     /// Starts the supervisor (once).
@@ -103,16 +115,34 @@ impl Desk {
         self.shared.tokens.has_sign_in()
     }
 
+    /// Signs in for this desk's gym. An account that does not work there (an admin works
+    /// everywhere) is signed out again at once and told so.
     pub async fn sign_in(&self, username: &str, password: &str) -> std::result::Result<UserInfo, SignInError> {
+        self.forget_recent_read();
         let user = self.shared.tokens.sign_in(username, password, &self.shared.config.device_name).await?;
+        let location = &self.shared.config.location_id;
+        if !works_at(&user, location) {
+            let _ = self.shared.tokens.sign_out().await;
+            return Err(SignInError::WrongLocation(format!(
+                "{} does not work at gym \"{location}\". Sign in with an account for this gym, or ask an admin to add yours.",
+                user.name
+            )));
+        }
         let _ = self.shared.outbox.set_meta("user_id", &user.id);
         let _ = self.shared.outbox.set_meta("user", &serde_json::to_string(&user).unwrap_or_default());
         self.shared.signed_in.notify_one();
         Ok(user)
     }
 
-    /// Signs out. The outbox stays and is sent after the next sign-in.
+    /// Signs out: the live session closes at once (1000), the refresh token is revoked on
+    /// the server and deleted from the keychain, and nothing more is sent or recorded as
+    /// this user. The outbox stays (its entries keep the user who scanned them) and is
+    /// sent after the next sign-in, under that session.
     pub async fn sign_out(&self) -> Result<()> {
+        self.shared.sign_outs.send_modify(|n| *n += 1);
+        self.forget_recent_read();
+        let _ = self.shared.outbox.delete_meta("user_id");
+        let _ = self.shared.outbox.delete_meta("user");
         self.shared.tokens.sign_out().await?;
         self.shared.retry_now.notify_one();
         Ok(())
@@ -318,7 +348,7 @@ impl Desk {
         let api = &self.shared.api;
         match self.signed_in(|token| async move { api.search_members(&token, query, limit).await }).await {
             Ok(members) => Ok((members, false)),
-            Err(e) if e.temporary || e.code == "signed_out" => {
+            Err(e) if e.temporary || e.code == ErrorCode::SignedOut => {
                 Ok((self.shared.outbox.roster_search(query, limit as usize)?, true))
             }
             Err(e) => Err(e),
@@ -467,6 +497,36 @@ impl Desk {
     }
 }
 
+fn works_at(user: &UserInfo, location: &str) -> bool {
+    user.role == frontdesk_protocol::Role::Admin || user.locations.iter().any(|l| l == location)
+}
+
+/// Which gym a desk with no configured location works for: signs `username` in once at
+/// `server` to learn their gyms (and signs out again), then takes `remembered` (the
+/// gym this desk last worked for) if they work there, else their first gym.
+pub async fn discover_location(
+    server: &str,
+    ca_file: Option<&std::path::Path>,
+    desk_id: &str,
+    username: &str,
+    password: &str,
+    remembered: Option<&str>,
+) -> std::result::Result<String, SignInError> {
+    let api = api::Api::with_ca_file(server, ca_file).map_err(|e| SignInError::Other(e.message))?;
+    let tokens = tokens::Tokens::new(api, Arc::new(Keychain::for_desk(server, desk_id)));
+    let user = tokens.sign_in(username, password, "Frontdesk desk (finding its gym)").await?;
+    let _ = tokens.sign_out().await;
+    if let Some(gym) = remembered.filter(|gym| works_at(&user, gym)) {
+        return Ok(gym.to_owned());
+    }
+    user.locations.first().cloned().ok_or_else(|| {
+        SignInError::NoLocation(format!(
+            "{} is not assigned to any gym. Ask an admin to add the account to a gym, or set this desk's location.",
+            user.name
+        ))
+    })
+}
+
 fn token_error(failure: tokens::TokenFailure) -> DeskError {
     match failure {
         tokens::TokenFailure::SignedOut(message) => DeskError::signed_out(message),
@@ -481,14 +541,14 @@ fn token_error(failure: tokens::TokenFailure) -> DeskError {
 fn write_error(failure: api::ApiFailure) -> DeskError {
     use api::ApiFailure as F;
     match failure {
-        F::Unexpected { status: 400 | 422, message } => DeskError::new("invalid_request", message, false),
-        F::Unexpected { status: 404, message } => DeskError::new("not_found", message, false),
+        F::Unexpected { status: 400 | 422, message } => DeskError::new(ErrorCode::InvalidRequest, message, false),
+        F::Unexpected { status: 404, message } => DeskError::new(ErrorCode::NotFound, message, false),
         F::Unexpected { status: 405, .. } => DeskError::new(
-            "not_supported",
+            ErrorCode::NotSupported,
             "The server does not offer this (it may run an older Frontdesk version).",
             false,
         ),
-        F::Unexpected { status: 409, message } => DeskError::new("conflict", message, false),
+        F::Unexpected { status: 409, message } => DeskError::new(ErrorCode::Conflict, message, false),
         F::Network(_) => DeskError::unreachable(format!(
             "{} Nothing was saved; try again when the desk is connected.",
             failure.describe()
@@ -503,15 +563,15 @@ fn api_error(failure: api::ApiFailure) -> DeskError {
     let message = failure.describe();
     match failure {
         F::Network(_) => DeskError::unreachable(message),
-        F::Busy { .. } => DeskError::new("server_busy", message, true),
+        F::Busy { .. } => DeskError::new(ErrorCode::ServerBusy, message, true),
         F::Unauthorized { .. } => DeskError::signed_out("The sign-in has ended; sign in again."),
-        F::Forbidden { .. } => DeskError::new("forbidden", message, false),
-        F::ResyncRequired { .. } => DeskError::new("resync_required", message, true),
+        F::Forbidden { .. } => DeskError::new(ErrorCode::Forbidden, message, false),
+        F::ResyncRequired { .. } => DeskError::new(ErrorCode::ResyncRequired, message, true),
         F::Unexpected { status: 404, .. } => DeskError::new(
-            "not_supported",
+            ErrorCode::NotSupported,
             "The server does not offer this (it may run an older Frontdesk version).",
             false,
         ),
-        F::Unexpected { .. } => DeskError::new("server_error", message, false),
+        F::Unexpected { .. } => DeskError::new(ErrorCode::ServerError, message, false),
     }
 }

@@ -3,7 +3,7 @@
 //! the reason, an unknown card is unverified. The server's ack is the final word.
 
 use chrono::NaiveDate;
-use frontdesk_protocol::{Member, MemberStatus};
+use frontdesk_protocol::{Member, MemberStatus, RejectionCode};
 
 use crate::outbox::Provisional;
 
@@ -12,6 +12,8 @@ pub struct Verdict {
     pub provisional: Provisional,
     /// Why, in words, when not accepted.
     pub reason: Option<String>,
+    /// The code a turn-away carries (the same codes the server's rejections use).
+    pub code: Option<RejectionCode>,
 }
 
 pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
@@ -19,16 +21,18 @@ pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
         return Verdict {
             provisional: Provisional::UnknownMember,
             reason: Some("This card is not in the desk's member list. Let in only with a manager's override.".into()),
+            code: Some(RejectionCode::MemberNotFound),
         };
     };
     match member.status_on(today) {
-        MemberStatus::Active => Verdict { provisional: Provisional::Accepted, reason: None },
+        MemberStatus::Active => Verdict { provisional: Provisional::Accepted, reason: None, code: None },
         MemberStatus::Expired => Verdict {
             provisional: Provisional::RejectedLocally,
             reason: Some(match member.valid_until {
                 Some(d) => format!("Membership expired on {d}."),
                 None => "Membership has expired.".into(),
             }),
+            code: Some(RejectionCode::MembershipExpired),
         },
         MemberStatus::Frozen => Verdict {
             provisional: Provisional::RejectedLocally,
@@ -36,6 +40,7 @@ pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
                 Some(d) => format!("Membership is frozen until {d}."),
                 None => "Membership is frozen.".into(),
             }),
+            code: Some(RejectionCode::MembershipFrozen),
         },
     }
 }

@@ -102,6 +102,14 @@ pub struct Entry {
     pub ack: Option<Ack>,
 }
 
+/// See [`Outbox::peek`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub server: Option<String>,
+    pub location: Option<String>,
+    pub pending: i64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Counts {
@@ -169,6 +177,47 @@ impl Outbox {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrations().to_latest(&mut conn).map_err(|e| DeskError::storage(format!("outbox migration failed: {e}")))?;
         Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// Ties this folder to one server and gym, the first time a desk uses it, and refuses
+    /// another pair after that: a desk moved to another gym must never inherit the old
+    /// gym's position in the event stream or send its waiting scans as the new gym's.
+    pub fn bind(&self, server: &str, location: &str) -> Result<()> {
+        let conn = self.conn();
+        let bound = (meta(&conn, "bound_server")?, meta(&conn, "bound_location")?);
+        match bound {
+            (Some(s), Some(l)) if s == server && l == location => Ok(()),
+            (Some(s), Some(l)) => {
+                let pending = counts(&conn)?.pending;
+                Err(DeskError::new(
+                    crate::error::ErrorCode::Configuration,
+                    format!(
+                        "This desk's data folder belongs to gym \"{l}\" at {s} ({pending} scan(s) waiting there), not to \"{location}\" at {server}. \
+                         Give this desk its own data folder, or set the location and server back."
+                    ),
+                    false,
+                ))
+            }
+            _ => {
+                set_meta(&conn, "bound_server", server)?;
+                set_meta(&conn, "bound_location", location)
+            }
+        }
+    }
+
+    /// What a data folder holds, without opening it for writing: the server and gym it is
+    /// bound to and how many scans wait there. `None` when it has no outbox yet.
+    pub fn peek(dir: &Path) -> Option<Binding> {
+        let path = dir.join("outbox.db");
+        if !path.exists() {
+            return None;
+        }
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+        Some(Binding {
+            server: meta(&conn, "bound_server").ok().flatten(),
+            location: meta(&conn, "bound_location").ok().flatten(),
+            pending: counts(&conn).map(|c| c.pending).unwrap_or(0),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -267,20 +316,7 @@ impl Outbox {
     }
 
     pub fn counts(&self) -> Result<Counts> {
-        let conn = self.conn();
-        let mut counts = Counts::default();
-        let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (state, n) = row?;
-            match state.as_str() {
-                "pending" => counts.pending = n,
-                "acked" => counts.acked = n,
-                "rejected" => counts.rejected = n,
-                _ => {}
-            }
-        }
-        Ok(counts)
+        counts(&self.conn())
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -289,6 +325,11 @@ impl Outbox {
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         set_meta(&self.conn(), key, value)
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn().prepare_cached("DELETE FROM meta WHERE key = ?1")?.execute(params![key])?;
+        Ok(())
     }
 
     pub fn last_seq(&self) -> Result<i64> {
@@ -425,6 +466,22 @@ fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row(params![key], |r| r.get(0))
         .optional()?)
+}
+
+fn counts(conn: &Connection) -> Result<Counts> {
+    let mut counts = Counts::default();
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (state, n) = row?;
+        match state.as_str() {
+            "pending" => counts.pending = n,
+            "acked" => counts.acked = n,
+            "rejected" => counts.rejected = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {

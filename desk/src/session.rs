@@ -69,6 +69,8 @@ pub enum End {
     Shutdown,
     /// The sign-in ended during the session.
     SignedOut(String),
+    /// Staff signed out at this desk; the session was closed with 1000.
+    SignOut,
 }
 
 fn failure_from(err: tungstenite::Error) -> Failure {
@@ -230,11 +232,13 @@ pub async fn run(shared: &Shared, link: Link) -> End {
     shared
         .set_status(Status::new(ConnectionState::Live, "Connected. Scans are confirmed by the server as they happen."));
     let end = session.serve().await;
-    if let End::Shutdown = end {
-        let _ = session
-            .socket
-            .close(Some(CloseFrame { code: WsCloseCode::Away, reason: "desk shutting down".into() }))
-            .await;
+    let close = match end {
+        End::Shutdown => Some(CloseFrame { code: WsCloseCode::Away, reason: "desk shutting down".into() }),
+        End::SignOut => Some(CloseFrame { code: WsCloseCode::Normal, reason: "signed out".into() }),
+        _ => None,
+    };
+    if let Some(frame) = close {
+        let _ = session.socket.close(Some(frame)).await;
     }
     end
 }
@@ -249,12 +253,14 @@ impl Session<'_> {
         }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut ping = tokio::time::interval(self.heartbeat);
+        let mut sign_outs = self.shared.sign_outs.subscribe();
         loop {
             let silence_deadline = tokio::time::Instant::from_std(self.last_frame + self.heartbeat * 2);
             let refresh_in = self.access.refresh_in();
             tokio::select! {
                 biased;
                 _ = self.shared.shutdown.cancelled() => return End::Shutdown,
+                _ = sign_outs.changed() => return End::SignOut,
                 message = self.socket.next() => {
                     self.last_frame = Instant::now();
                     if let Err(end) = self.on_messages(message).await {

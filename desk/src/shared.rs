@@ -79,6 +79,9 @@ pub struct Shared {
     pub retry_now: Notify,
     /// Someone signed in.
     pub signed_in: Notify,
+    /// Counts sign-outs at this desk: a live session or fallback that sees it change
+    /// ends at once (close 1000), so nothing more goes out under the user who left.
+    pub sign_outs: watch::Sender<u64>,
     pub shutdown: CancellationToken,
     /// Round trip of the last ping on the live session, in ms (-1: none yet).
     pub rtt_ms: std::sync::atomic::AtomicI64,
@@ -115,6 +118,7 @@ impl Shared {
             wake: Notify::new(),
             retry_now: Notify::new(),
             signed_in: Notify::new(),
+            sign_outs: watch::channel(0).0,
             shutdown: CancellationToken::new(),
             rtt_ms: std::sync::atomic::AtomicI64::new(-1),
             roster_syncing: std::sync::atomic::AtomicBool::new(false),

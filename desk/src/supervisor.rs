@@ -112,7 +112,7 @@ impl Supervisor {
                     Ok(a) => a,
                     Err(TokenFailure::SignedOut(m)) => return Next::SignIn(m),
                     Err(TokenFailure::Keychain(e)) => {
-                        self.shared.error(e.code, e.message.clone());
+                        self.shared.error(e.code.as_str(), e.message.clone());
                         return Next::SignIn(e.message);
                     }
                     Err(TokenFailure::Temporary(f)) => {
@@ -148,6 +148,9 @@ impl Supervisor {
         match end {
             End::Shutdown => Next::Shutdown,
             End::SignedOut(message) => Next::SignIn(message),
+            End::SignOut => Next::SignIn(
+                "Signed out. Sign in to go on; scans waiting at this desk are kept and sent after sign-in.".into(),
+            ),
             End::Failed(failure) => self.after(failure).await,
         }
     }
@@ -175,7 +178,7 @@ impl Supervisor {
             }
             Action::SignOut => {
                 if let Err(e) = self.shared.tokens.forget().await {
-                    self.shared.error(e.code, e.message);
+                    self.shared.error(e.code.as_str(), e.message);
                 }
                 return Next::SignIn(format!(
                     "{what} Sign in again; scans waiting at this desk are kept and sent after sign-in."

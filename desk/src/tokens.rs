@@ -13,7 +13,7 @@ use frontdesk_protocol::api::{TokenPair, UserInfo};
 use tokio::sync::Mutex;
 
 use crate::api::{Api, ApiFailure};
-use crate::error::{DeskError, Result};
+use crate::error::{DeskError, ErrorCode, Result};
 use crate::secrets::{Secret, SecretStore};
 
 /// Refresh this long before the access token expires.
@@ -169,6 +169,10 @@ impl Tokens {
 pub enum SignInError {
     Api(ApiFailure),
     Keychain(DeskError),
+    /// The account is fine but does not work at this desk's gym (the sign-in was undone).
+    WrongLocation(String),
+    /// The account works at no gym at all.
+    NoLocation(String),
     Other(String),
 }
 
@@ -180,26 +184,39 @@ impl SignInError {
                 "The username or password is wrong. Check both (and Caps Lock) and try again.".into()
             }
             Self::Api(ApiFailure::Forbidden { message }) => message.clone(),
+            // Every Frontdesk server since v1 signs in at this path: something else answers.
+            Self::Api(ApiFailure::Unexpected { status: 404 | 405, .. }) => {
+                "This address answers, but not as a Frontdesk \
+                 server (it has no Frontdesk sign-in). Check the server address with IT: host, port and http or https."
+                    .into()
+            }
+            Self::Api(ApiFailure::Unexpected { status: 426, .. }) => "This server speaks a newer version of Frontdesk \
+                 than this app. Install the app's update (or ask IT which version the server needs)."
+                .into(),
             Self::Api(ApiFailure::Busy { status: 429, retry_after, .. }) => format!(
                 "Too many failed sign-ins. Wait {} seconds, then try again.",
                 retry_after.map(|d| d.as_secs()).unwrap_or(60)
             ),
             Self::Api(other) => other.describe(),
             Self::Keychain(e) => e.message.clone(),
-            Self::Other(m) => m.clone(),
+            Self::WrongLocation(m) | Self::NoLocation(m) | Self::Other(m) => m.clone(),
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Api(ApiFailure::Unauthorized { .. }) => "invalid_credentials",
-            Self::Api(ApiFailure::Forbidden { .. }) => "forbidden",
-            Self::Api(ApiFailure::Busy { status: 429, .. }) => "too_many_attempts",
-            Self::Api(ApiFailure::Network(crate::classify::Failure::Tls(_))) => "certificate",
-            Self::Api(ApiFailure::Network(_)) => "server_unreachable",
-            Self::Api(_) => "server_error",
-            Self::Keychain(_) => "keychain",
-            Self::Other(_) => "sign_in_failed",
+            Self::Api(ApiFailure::Unauthorized { .. }) => ErrorCode::InvalidCredentials,
+            Self::Api(ApiFailure::Forbidden { .. }) => ErrorCode::Forbidden,
+            Self::Api(ApiFailure::Busy { status: 429, .. }) => ErrorCode::TooManyAttempts,
+            Self::Api(ApiFailure::Unexpected { status: 404 | 405, .. }) => ErrorCode::NotFrontdesk,
+            Self::Api(ApiFailure::Unexpected { status: 426, .. }) => ErrorCode::UpdateRequired,
+            Self::Api(ApiFailure::Network(crate::classify::Failure::Tls(_))) => ErrorCode::Certificate,
+            Self::Api(ApiFailure::Network(_)) => ErrorCode::ServerUnreachable,
+            Self::Api(_) => ErrorCode::ServerError,
+            Self::Keychain(_) => ErrorCode::Keychain,
+            Self::WrongLocation(_) => ErrorCode::WrongLocation,
+            Self::NoLocation(_) => ErrorCode::NoLocation,
+            Self::Other(_) => ErrorCode::SignInFailed,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The commands the webview may call. Each is a few lines over `frontdesk_desk::Desk`;
 //! the capability file (`capabilities/main-window.json`) allows exactly these.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use frontdesk_desk::{ConnectionState, DeskEvent, EntryState, Provisional, Who};
+use frontdesk_desk::{EntryState, ErrorCode, ScanRequest, Who};
 use frontdesk_protocol::api::{Freeze, MemberPatch, NewMember, NewUser, UserPatch, UserSummary};
 use frontdesk_protocol::{Location, Member, ReviewDecision};
 use tauri::State;
@@ -47,7 +47,7 @@ pub async fn sign_in(
     password: String,
 ) -> Result<SessionInfo, UiError> {
     if username.trim().is_empty() || password.is_empty() {
-        return Err(UiError::new("invalid_input", "Enter your username and password."));
+        return Err(UiError::new(ErrorCode::InvalidInput, "Enter your username and password."));
     }
     let session = shell.sign_in(&server, username.trim(), &password).await?;
     let _ = DeskUpdate::Session { session: session.clone() }.emit(&app);
@@ -68,7 +68,7 @@ fn who_for_check_in(request: &CheckInRequest) -> Result<Who, UiError> {
     match (non_empty(&request.card), non_empty(&request.member_id)) {
         (Some(card), None) => Ok(Who::Card(card)),
         (None, Some(id)) => Ok(Who::MemberId(id)),
-        _ => Err(UiError::new("invalid_input", "Scan a card or pick one member from the search.")),
+        _ => Err(UiError::new(ErrorCode::InvalidInput, "Scan a card or pick one member from the search.")),
     }
 }
 
@@ -76,94 +76,35 @@ fn non_empty(s: &Option<String>) -> Option<String> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// A member at the desk. Online the server decides (answer within [`ACK_WAIT`], else
-/// saved-and-sent); offline the desk decides from its member list and queues only what
-/// it lets in (or what staff override).
+/// A member at the desk. The desk library decides (`frontdesk_desk::scan`): online the
+/// server answers within [`ACK_WAIT`] (else saved-and-sent); offline the cached member
+/// list lets in or turns away, and only what it lets in (or staff override) is saved.
 #[tauri::command]
 #[specta::specta]
 pub async fn check_in(shell: State<'_, Shell>, request: CheckInRequest) -> Result<ScanResult, UiError> {
-    let started = Instant::now();
     let desk = shell.desk().await?;
-    let who = who_for_check_in(&request)?;
-    let card = match &who {
-        Who::Card(c) => Some(c.clone()),
-        _ => None,
-    };
-    let overridden = non_empty(&request.override_reason);
-    // Over HTTP fallback the server still answers each scan: wait for it as when live.
-    let online = matches!(desk.status().state, ConnectionState::Live | ConnectionState::HttpFallback);
-    let (member, verdict) = desk.judge_check_in(&who)?;
-    if !online && overridden.is_none() && verdict.provisional != Provisional::Accepted {
-        let mut result = scan::turned_away(card, member, &verdict, Utc::now().date_naive());
-        result.elapsed_ms = elapsed_ms(started);
-        return Ok(result);
-    }
-    let mut events = desk.subscribe();
-    let scanned = desk.check_in(who, overridden.clone())?;
-    let answer = match online {
-        true => wait_for_answer(&mut events, &scanned.entry, member.clone()).await,
-        false => None,
-    };
-    let mut result = match answer {
-        Some(answer) => answer,
-        // The server is slow to answer: never show "let in" for someone the member list
-        // turns away; the server's answer still follows as a `settled` update.
-        None if overridden.is_none() && verdict.provisional != Provisional::Accepted => {
-            let mut pending = scan::turned_away(card, member, &verdict, Utc::now().date_naive());
-            pending.op_id = Some(scanned.entry.op_id.to_string());
-            pending.message = format!("{} Waiting for the server's answer.", pending.message);
-            pending
-        }
-        None => scan::queued(&scanned.entry, member, online, overridden.is_some()),
-    };
-    result.elapsed_ms = elapsed_ms(started);
-    Ok(result)
+    let scan = ScanRequest::check_in(who_for_check_in(&request)?).overridden(request.override_reason);
+    let report = desk.scan(scan, ACK_WAIT).await?;
+    Ok(scan::result_of(&report, Utc::now().date_naive()))
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn check_out(shell: State<'_, Shell>, request: CheckOutRequest) -> Result<ScanResult, UiError> {
-    let started = Instant::now();
     let desk = shell.desk().await?;
     let who = match (non_empty(&request.card), non_empty(&request.member_id), non_empty(&request.visit_id)) {
         (Some(card), None, None) => Who::Card(card),
         (None, Some(id), None) => Who::MemberId(id),
         (None, None, Some(visit)) => Who::Visit(visit),
-        _ => return Err(UiError::new("invalid_input", "Scan a card, or pick a member or a visit to check out.")),
-    };
-    let online = matches!(desk.status().state, ConnectionState::Live | ConnectionState::HttpFallback);
-    let member = desk.cached_member(&who)?;
-    let mut events = desk.subscribe();
-    let scanned = desk.check_out(who)?;
-    let mut result = match online {
-        true => wait_for_answer(&mut events, &scanned.entry, member.clone()).await,
-        false => None,
-    }
-    .unwrap_or_else(|| scan::queued(&scanned.entry, member, online, false));
-    result.elapsed_ms = elapsed_ms(started);
-    Ok(result)
-}
-
-async fn wait_for_answer(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<DeskEvent>,
-    entry: &frontdesk_desk::Entry,
-    member: Option<frontdesk_protocol::Member>,
-) -> Option<ScanResult> {
-    let wait = async {
-        while let Some(event) = events.recv().await {
-            if let DeskEvent::Ack { ack } = event
-                && ack.op_id == entry.op_id
-            {
-                return Some(scan::settled(entry, &ack, member));
-            }
+        _ => {
+            return Err(UiError::new(
+                ErrorCode::InvalidInput,
+                "Scan a card, or pick a member or a visit to check out.",
+            ));
         }
-        None
     };
-    tokio::time::timeout(ACK_WAIT, wait).await.ok().flatten()
-}
-
-fn elapsed_ms(started: Instant) -> u32 {
-    started.elapsed().as_millis().min(u32::MAX as u128) as u32
+    let report = desk.scan(ScanRequest::check_out(who), ACK_WAIT).await?;
+    Ok(scan::result_of(&report, Utc::now().date_naive()))
 }
 
 #[tauri::command]
@@ -258,8 +199,9 @@ pub async fn review(
 
 /// A date typed at the desk (`YYYY-MM-DD`), or what to type instead.
 fn date(text: &str, what: &str) -> Result<chrono::NaiveDate, UiError> {
-    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| UiError::new("invalid_input", format!("Give the {what} as year-month-day, e.g. 2027-01-31.")))
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        UiError::new(ErrorCode::InvalidInput, format!("Give the {what} as year-month-day, e.g. 2027-01-31."))
+    })
 }
 
 /// A walk-in: a new member of this desk's gym. The UI checks them in next, as any scan.
@@ -270,7 +212,7 @@ pub async fn create_member(shell: State<'_, Shell>, request: NewMemberRequest) -
     let name = request.name.trim();
     let card = request.card.trim();
     if name.is_empty() || card.is_empty() {
-        return Err(UiError::new("invalid_input", "Enter the member's name and scan or type their card."));
+        return Err(UiError::new(ErrorCode::InvalidInput, "Enter the member's name and scan or type their card."));
     }
     let member = NewMember {
         name: name.to_owned(),
@@ -303,7 +245,7 @@ pub async fn replace_card(
     reason: Option<String>,
 ) -> Result<Member, UiError> {
     if card.trim().is_empty() {
-        return Err(UiError::new("invalid_input", "Scan or type the new card."));
+        return Err(UiError::new(ErrorCode::InvalidInput, "Scan or type the new card."));
     }
     Ok(shell.desk().await?.replace_card(&member_id, &card, non_empty(&reason)).await?)
 }

@@ -1,13 +1,54 @@
-//! Turning what the desk knows about a scan into the result panel's words: the desk's own
-//! verdict offline, the server's ack once it comes. Pure functions, tested below.
+//! Turning what the desk library decided about a scan into the result panel's words: the
+//! desk's own verdict offline, the server's ack once it comes. The decision itself is the
+//! library's (`frontdesk_desk::scan`), shared with the agent. Pure functions, tested below.
 
 use chrono::NaiveDate;
 use frontdesk_desk::offline::Verdict;
-use frontdesk_desk::{Entry, Provisional};
+use frontdesk_desk::{Entry, Outcome, Provisional, ScanReport};
 use frontdesk_protocol::ws::{Ack, AckStatus, Command};
 use frontdesk_protocol::{Member, MemberStatus, RejectionCode};
 
 use crate::view::{ScanAction, ScanResult, ScanStatus};
+
+/// The panel for a scan as the library reports it.
+pub fn result_of(report: &ScanReport, today: NaiveDate) -> ScanResult {
+    let member = report.member.clone();
+    let mut result = match (&report.outcome, report.entry.as_ref(), report.verdict.as_ref()) {
+        (Outcome::Answered { ack }, Some(entry), _) => settled(entry, ack, member),
+        (Outcome::TurnedAway { .. }, _, Some(verdict)) => turned_away(report.card.clone(), member, verdict, today),
+        // The server is slow to answer: never show "let in" for someone the member list
+        // turns away; the server's answer still follows as a `settled` update.
+        (Outcome::Saved { .. }, Some(entry), Some(verdict)) if report.awaiting_server_verdict() => {
+            let mut pending = turned_away(report.card.clone(), member, verdict, today);
+            pending.op_id = Some(entry.op_id.to_string());
+            pending.message = format!("{} Waiting for the server's answer.", pending.message);
+            pending
+        }
+        (Outcome::Saved { online }, Some(entry), _) => queued(entry, member, *online, report.overridden),
+        // A turn-away always has a verdict and a saved scan an entry; say the least.
+        _ => ScanResult {
+            op_id: None,
+            action: match report.action {
+                frontdesk_desk::ScanAction::CheckIn => ScanAction::CheckIn,
+                frontdesk_desk::ScanAction::CheckOut => ScanAction::CheckOut,
+            },
+            status: ScanStatus::Unknown,
+            card: report.card.clone(),
+            member,
+            member_name: None,
+            code: None,
+            message: "The desk could not judge this scan. Scan again.".into(),
+            overridable: false,
+            provisional: true,
+            visit: None,
+            elapsed_ms: 0,
+            repeated: false,
+        },
+    };
+    result.repeated = report.repeated;
+    result.elapsed_ms = report.elapsed.as_millis().min(u32::MAX as u128) as u32;
+    result
+}
 
 pub fn action_of(command: &Command) -> ScanAction {
     match command {
@@ -52,6 +93,7 @@ pub fn turned_away(card: Option<String>, member: Option<Member>, verdict: &Verdi
         provisional: true,
         visit: None,
         elapsed_ms: 0,
+        repeated: false,
     }
 }
 
@@ -77,6 +119,7 @@ pub fn queued(entry: &Entry, member: Option<Member>, online: bool, overridden: b
         provisional: true,
         visit: None,
         elapsed_ms: 0,
+        repeated: false,
     }
 }
 
@@ -104,6 +147,7 @@ pub fn settled(entry: &Entry, ack: &Ack, member: Option<Member>) -> ScanResult {
         provisional: false,
         visit,
         elapsed_ms: 0,
+        repeated: false,
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use frontdesk_desk::config::{self, Resolved};
-use frontdesk_desk::{Desk, DeskConfig, Keychain};
+use frontdesk_desk::outbox::Outbox;
+use frontdesk_desk::{Desk, DeskConfig, ErrorCode, Keychain};
 use tauri::AppHandle;
 use tokio::sync::Mutex;
 
@@ -15,6 +16,10 @@ use crate::view::{AppInfo, SessionInfo, UiError};
 /// Where the last location used with a server is remembered, when the configuration
 /// names none (the desk then works for the signed-in user's first location).
 const LOCATION_FILE: &str = "location.txt";
+
+/// A card read again within this long at the desk is the same scan (a bouncing reader,
+/// a member tapping twice), shown again rather than saved twice.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub struct Shell {
     pub config: Result<Resolved, String>,
@@ -50,13 +55,16 @@ impl Shell {
     }
 
     fn resolved(&self) -> Result<&Resolved, UiError> {
-        self.config.as_ref().map_err(|e| UiError::new("configuration", e.clone()))
+        self.config.as_ref().map_err(|e| UiError::new(ErrorCode::Configuration, e.clone()))
     }
 
     /// The running desk, or why there is none.
     pub async fn desk(&self) -> Result<Arc<Desk>, UiError> {
         self.slot.lock().await.as_ref().map(|o| o.desk.clone()).ok_or_else(|| {
-            UiError::new("signed_out", "Nobody is signed in at this desk yet. Sign in to start checking members in.")
+            UiError::new(
+                ErrorCode::SignedOut,
+                "Nobody is signed in at this desk yet. Sign in to start checking members in.",
+            )
         })
     }
 
@@ -68,8 +76,7 @@ impl Shell {
     /// an earlier sign-in), so a kept sign-in connects without asking anyone.
     pub async fn open_at_start(&self) -> Result<(), UiError> {
         let resolved = self.resolved()?.clone();
-        let location =
-            resolved.location.clone().or_else(|| remembered_location(&data_dir_for(&resolved, &resolved.server)));
+        let location = resolved.location.clone().or_else(|| remembered_location(&resolved.data_dir));
         if let Some(location) = location {
             self.open(&resolved.server, &location).await?;
         }
@@ -90,7 +97,7 @@ impl Shell {
             old.desk.shutdown().await;
             self.live.clear();
         }
-        let data_dir = data_dir_for(resolved, server);
+        let data_dir = data_dir_for(resolved, server, location);
         let desk_config = DeskConfig {
             server: server.to_owned(),
             location_id: location.to_owned(),
@@ -102,27 +109,34 @@ impl Shell {
         let keychain = Arc::new(Keychain::for_desk(server, &resolved.desk_id));
         let desk = Arc::new(Desk::open(desk_config, keychain)?);
         let forwarder = live::forward(self.app.clone(), desk.clone(), self.live.clone());
+        for waiting in self.waiting_elsewhere(&data_dir) {
+            tracing::warn!("{waiting}");
+            self.live.record_error("waiting_elsewhere", &waiting);
+        }
+        desk.set_repeat_window(REPEAT_WINDOW);
         desk.start();
-        let _ = std::fs::write(data_dir.join(LOCATION_FILE), location);
+        // Remembered beside the server's folder, where the next start looks first.
+        let _ = std::fs::write(server_dir(resolved, server).join(LOCATION_FILE), location);
         tracing::info!(server, location, desk_id = %resolved.desk_id, data_dir = %data_dir.display(), "desk opened");
         *slot = Some(Open { desk: desk.clone(), forwarder });
         Ok(desk)
     }
 
     /// Signs in at `server` (the configured one unless typed otherwise). When the
-    /// location is not configured, the user's first location is used, which needs one
-    /// sign-in to learn it before the desk can open.
+    /// location is not configured, the desk library signs in once to learn the user's gym.
     pub async fn sign_in(&self, server: &str, username: &str, password: &str) -> Result<SessionInfo, UiError> {
         let resolved = self.resolved()?.clone();
-        let server = server.trim().trim_end_matches('/');
-        let server = if server.is_empty() { resolved.server.trim_end_matches('/') } else { server };
+        let server = match config::normalize_server(server) {
+            typed if typed.is_empty() => resolved.server.clone(),
+            typed => typed,
+        };
         if let Some(current) = self.current().await
-            && current.config().server.trim_end_matches('/') != server
+            && current.config().server != server
         {
             let waiting = current.counts()?.pending;
             if waiting > 0 {
                 return Err(UiError::new(
-                    "outbox_waiting",
+                    ErrorCode::OutboxWaiting,
                     format!(
                         "{waiting} scan(s) are still waiting for {}. Sign in there first so they are delivered, or ask IT.",
                         current.config().server
@@ -130,25 +144,48 @@ impl Shell {
                 ));
             }
         }
-        let location = match resolved.location.clone().or_else(|| remembered_location(&data_dir_for(&resolved, server)))
-        {
+        let location = match resolved.location.clone() {
             Some(location) => location,
-            None => first_location(server, &resolved.desk_id, username, password).await?,
+            None => {
+                let remembered = remembered_location(&server_dir(&resolved, &server));
+                frontdesk_desk::discover_location(
+                    &server,
+                    resolved.ca_file.as_deref(),
+                    &resolved.desk_id,
+                    username,
+                    password,
+                    remembered.as_deref(),
+                )
+                .await
+                .map_err(sign_in_error)?
+            }
         };
-        let desk = self.open(server, &location).await?;
-        let user = desk.sign_in(username, password).await.map_err(sign_in_error)?;
-        if !user.locations.iter().any(|l| l == &location) && user.role != frontdesk_protocol::Role::Admin {
-            let _ = desk.sign_out().await;
-            return Err(UiError::new(
-                "wrong_location",
-                format!(
-                    "{} does not work at location \"{location}\". Sign in with an account for this gym.",
-                    user.name
-                ),
-            ));
-        }
+        let desk = self.open(&server, &location).await?;
+        desk.sign_in(username, password).await.map_err(sign_in_error)?;
         desk.retry_now();
         Ok(session_of(&desk))
+    }
+
+    /// Scans saved at this desk for another server or gym than the one it works for now,
+    /// still waiting to be sent: said at start, so they are never stranded silently.
+    pub fn waiting_elsewhere(&self, current: &std::path::Path) -> Vec<String> {
+        let Ok(resolved) = self.resolved() else { return Vec::new() };
+        desk_folders(&resolved.data_dir)
+            .into_iter()
+            .filter(|dir| dir != current)
+            .filter_map(|dir| {
+                let binding = Outbox::peek(&dir)?;
+                (binding.pending > 0).then(|| {
+                    format!(
+                        "{} scan(s) saved at this desk for gym \"{}\" at {} are still waiting to be sent. \
+                         Set this desk's server and location to that gym and sign in to deliver them, or tell IT.",
+                        binding.pending,
+                        binding.location.as_deref().unwrap_or("unknown"),
+                        binding.server.as_deref().unwrap_or("an unknown server"),
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -163,44 +200,60 @@ pub fn session_of(desk: &Desk) -> SessionInfo {
     }
 }
 
-/// The configured server keeps the configured data dir; another server typed at sign-in
-/// gets its own folder inside it, so outboxes, member lists and event positions of two
-/// servers never mix.
-fn data_dir_for(resolved: &Resolved, server: &str) -> PathBuf {
-    if server.trim_end_matches('/') == resolved.server.trim_end_matches('/') {
+/// The folder of a server's desks: the configured data dir for the configured server,
+/// one of its own inside it for another server typed at sign-in, so outboxes, member
+/// lists and event positions of two servers never mix.
+fn server_dir(resolved: &Resolved, server: &str) -> PathBuf {
+    if server == resolved.server {
         return resolved.data_dir.clone();
     }
-    let name: String =
-        server.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
-    resolved.data_dir.join("other-servers").join(name)
+    resolved.data_dir.join("other-servers").join(folder_name(server))
+}
+
+/// The data folder of one server and gym: the server's folder while it is free or already
+/// this gym's (so existing desks keep their data where it is), else one per gym inside
+/// it. The outbox is bound to its server and gym (`Outbox::bind`), so another gym's
+/// position in the stream or waiting scans are never inherited.
+fn data_dir_for(resolved: &Resolved, server: &str, location: &str) -> PathBuf {
+    let base = server_dir(resolved, server);
+    let free_or_ours = match Outbox::peek(&base) {
+        None => true,
+        Some(binding) => match (binding.server.as_deref(), binding.location.as_deref()) {
+            (Some(s), Some(l)) => s == server && l == location,
+            // Bound by no desk yet (made before binding): it is the remembered gym's.
+            _ => remembered_location(&base).is_none_or(|l| l == location),
+        },
+    };
+    if free_or_ours { base } else { base.join("gyms").join(folder_name(location)) }
+}
+
+/// Every folder under the data dir that may hold a desk's outbox.
+fn desk_folders(root: &std::path::Path) -> Vec<PathBuf> {
+    let children = |dir: PathBuf| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default()
+    };
+    let mut servers = vec![root.to_path_buf()];
+    servers.extend(children(root.join("other-servers")));
+    let mut folders = Vec::new();
+    for server in servers {
+        folders.extend(children(server.join("gyms")));
+        folders.push(server);
+    }
+    folders
+}
+
+fn folder_name(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
 fn remembered_location(data_dir: &std::path::Path) -> Option<String> {
     std::fs::read_to_string(data_dir.join(LOCATION_FILE)).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// Signs in once just to learn the user's locations, then ends that sign-in.
-async fn first_location(server: &str, desk_id: &str, username: &str, password: &str) -> Result<String, UiError> {
-    let api = frontdesk_desk::api::Api::new(server)?;
-    let tokens = frontdesk_desk::tokens::Tokens::new(api, Arc::new(Keychain::for_desk(server, desk_id)));
-    let user = tokens.sign_in(username, password, "Frontdesk app").await.map_err(sign_in_error)?;
-    let _ = tokens.sign_out().await;
-    user.locations.first().cloned().ok_or_else(|| {
-        UiError::new(
-            "no_location",
-            format!("{} is not assigned to any gym. Ask an admin to add the account to a location.", user.name),
-        )
-    })
-}
-
-/// Sign-in failures in words: wrong password, unreachable, certificate, update needed.
+/// Sign-in failures in words: wrong password, unreachable, certificate, not a Frontdesk
+/// server, update needed, wrong gym (the desk library's codes and messages).
 pub fn sign_in_error(e: frontdesk_desk::SignInError) -> UiError {
-    use frontdesk_desk::api::ApiFailure;
-    match &e {
-        frontdesk_desk::SignInError::Api(ApiFailure::Unexpected { status: 404 | 426, .. }) => UiError::new(
-            "update_required",
-            "This server does not speak this app's version of Frontdesk. Update the app (or ask IT which version the server needs).",
-        ),
-        _ => UiError::new(e.code(), e.message()),
-    }
+    UiError::new(e.code(), e.message())
 }

@@ -3,7 +3,7 @@
 //! from them (see `ipc.rs`), so Rust and TypeScript cannot drift apart.
 
 use chrono::{DateTime, Utc};
-use frontdesk_desk::{ConnectionState, Counts, DeskError, EntryState, Provisional, Status};
+use frontdesk_desk::{ConnectionState, Counts, DeskError, EntryState, ErrorCode, Provisional, Status};
 use frontdesk_protocol::api::{DeskPresence, UserInfo};
 use frontdesk_protocol::{Event, Member, RejectionCode, Role, Stats, Visit};
 use serde::{Deserialize, Serialize};
@@ -13,19 +13,19 @@ use specta::Type;
 /// sentence saying what happened and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct UiError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl UiError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
     }
 }
 
 impl From<DeskError> for UiError {
     fn from(e: DeskError) -> Self {
-        Self { code: e.code.to_owned(), message: e.message }
+        Self { code: e.code, message: e.message }
     }
 }
 
@@ -102,6 +102,9 @@ pub struct ScanResult {
     pub visit: Option<Visit>,
     /// Milliseconds from the scan reaching the desk to this result.
     pub elapsed_ms: u32,
+    /// The same card read again within a few seconds: this is the earlier scan, shown
+    /// again; nothing new was saved.
+    pub repeated: bool,
 }
 
 /// What to check in: a card (scanned or typed) or a member picked from a search.

@@ -360,7 +360,6 @@ async fn a_disabled_user_signs_the_desk_out_and_the_outbox_waits_for_the_next_si
     assert_eq!(visits.len(), 1);
     assert_eq!(visits[0]["scanned_by"], user_id.as_str(), "the scan keeps who made it");
     assert_outbox_empty(&desk, 1).await;
-    eprintln!("DEBUG {:#?}", desk.seen);
 }
 
 /// Reads the desk's refresh token from the keychain the way any Secret Service client can.

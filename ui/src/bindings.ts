@@ -11,9 +11,9 @@ export const commands = {
 	signIn: (server: string, username: string, password: string) => typedError<SessionInfo, UiError>(__TAURI_INVOKE("sign_in", { server, username, password })),
 	signOut: () => typedError<SessionInfo, UiError>(__TAURI_INVOKE("sign_out")),
 	/**
-	 *  A member at the desk. Online the server decides (answer within [`ACK_WAIT`], else
-	 *  saved-and-sent); offline the desk decides from its member list and queues only what
-	 *  it lets in (or what staff override).
+	 *  A member at the desk. The desk library decides (`frontdesk_desk::scan`): online the
+	 *  server answers within [`ACK_WAIT`] (else saved-and-sent); offline the cached member
+	 *  list lets in or turns away, and only what it lets in (or staff override) is saved.
 	 */
 	checkIn: (request: CheckInRequest) => typedError<ScanResult, UiError>(__TAURI_INVOKE("check_in", { request })),
 	checkOut: (request: CheckOutRequest) => typedError<ScanResult, UiError>(__TAURI_INVOKE("check_out", { request })),
@@ -125,6 +125,62 @@ export type DeskUpdate =
 { kind: "session"; session: SessionInfo };
 
 export type EntryState = "pending" | "acked" | "rejected";
+
+/**
+ *  Every code a desk failure can carry, as one enum: the app's webview gets it as a
+ *  TypeScript union (generated), the agent prints its snake_case name. Programs branch on
+ *  the code; people read the message.
+ */
+export type ErrorCode = 
+/**  The desk's own SQLite data cannot be used. */
+"storage" | 
+/**  The OS keychain cannot keep or give the sign-in. */
+"keychain" | 
+/**  Nobody is signed in (or the sign-in ended): show the sign-in screen. */
+"signed_out" | 
+/**  The server cannot be reached now; trying later may work. */
+"server_unreachable" | 
+/**  What staff typed or scanned cannot be used as it is. */
+"invalid_input" | 
+/**  The server refused the request as malformed or not allowed in this state. */
+"invalid_request" | "not_found" | 
+/**  The server does not offer this (an older server). */
+"not_supported" | 
+/**  The change clashes with what the server holds (e.g. a card already in use). */
+"conflict" | 
+/**  The signed-in user may not do this. */
+"forbidden" | 
+/**  The server is overloaded or draining; trying later may work. */
+"server_busy" | "server_error" | 
+/**  The desk's view is older than what the server keeps. */
+"resync_required" | 
+/**  The HTTP client could not be set up (a bad CA file, for one). */
+"http_client" | 
+/**  The desk's configuration cannot be used. */
+"configuration" | 
+/**  Wrong username or password. */
+"invalid_credentials" | 
+/**  Too many failed sign-ins: wait. */
+"too_many_attempts" | 
+/**  The server's certificate is not trusted. */
+"certificate" | "sign_in_failed" | 
+/**  The server speaks another version of the protocol: update the app. */
+"update_required" | 
+/**  The address answers, but not as a Frontdesk server. */
+"not_frontdesk" | 
+/**  The user does not work at this desk's gym. */
+"wrong_location" | 
+/**  The user works at no gym at all. */
+"no_location" | 
+/**  The user works at several gyms and the desk's is not configured: choose one. */
+"choose_location" | 
+/**  Scans for another server are still waiting at this desk. */
+"outbox_waiting" | 
+/**
+ *  The app's own parts did not answer each other (the webview's call to the desk
+ *  service failed): restart the app.
+ */
+"internal";
 
 export type ErrorRecord = {
 	at: string,
@@ -330,6 +386,11 @@ export type ScanResult = {
 	visit: Visit | null,
 	/**  Milliseconds from the scan reaching the desk to this result. */
 	elapsed_ms: number,
+	/**
+	 *  The same card read again within a few seconds: this is the earlier scan, shown
+	 *  again; nothing new was saved.
+	 */
+	repeated: boolean,
 };
 
 /**  How the result panel shows a scan. The names are the `data-status` values of APP.md. */
@@ -417,7 +478,7 @@ export type Status = {
  *  sentence saying what happened and what to do.
  */
 export type UiError = {
-	code: string,
+	code: ErrorCode,
 	message: string,
 };
 

@@ -55,6 +55,7 @@ export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMembe
         data-status={status}
         data-op-id={result?.op_id ?? undefined}
         data-elapsed-ms={result ? String(result.elapsed_ms) : undefined}
+        data-repeated={result?.repeated ? "true" : undefined}
         aria-live="assertive"
       >
         {result && shown ? (
@@ -66,6 +67,11 @@ export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMembe
               <p className="result-verdict">{verdictWord(result, shown.late)}</p>
               <p className="result-name">{resultTitle(result)}</p>
               <p className="result-message">{result.message}</p>
+              {result.repeated && (
+                <p className="result-repeated" data-testid="scan-repeated">
+                  Same card read again: this is the scan from a moment ago, not a new one.
+                </p>
+              )}
               {shown.late === "rejected" && (
                 <p className="result-late">
                   {result.action === "check_out"

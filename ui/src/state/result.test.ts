@@ -188,7 +188,7 @@ describe("soundCue", () => {
     expect(soundCue(a, b)).toBe("no");
     const c = run([
       { type: "started", token: 3, label: "c" },
-      { type: "failed", token: 3, error: { code: "x", message: "y" } },
+      { type: "failed", token: 3, error: { code: "server_error", message: "y" } },
     ], b);
     expect(soundCue(b, c)).toBe("no");
   });

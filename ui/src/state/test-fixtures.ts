@@ -55,6 +55,7 @@ export function scan(over: Partial<ScanResult> = {}): ScanResult {
     provisional: false,
     visit: null,
     elapsed_ms: 12,
+    repeated: false,
     ...over,
   };
 }
