@@ -18,9 +18,26 @@ struct Target {
     member_id: Option<String>,
     /// A check-out of a known visit.
     check_in_id: Option<String>,
-    /// Let in despite an overridable rejection, with this reason.
+    /// Let in despite a rejection, with a reason.
     #[serde(rename = "override")]
-    override_reason: Option<String>,
+    override_: Option<OverrideLine>,
+}
+
+/// `"override":{"reason":"…"}` as AGENT.md writes it (the wire's `Override`), or the
+/// reason alone (`"override":"…"`), which earlier agents took.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OverrideLine {
+    Reason(String),
+    Object { reason: String },
+}
+
+impl OverrideLine {
+    fn reason(self) -> String {
+        match self {
+            Self::Reason(reason) | Self::Object { reason } => reason,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -55,8 +72,8 @@ pub fn parse(line: &str) -> Result<Line, String> {
         )
     })?;
     match parsed {
-        JsonLine { check_in: Some(t), check_out: None, retry_now: None } => {
-            let reason = t.override_reason.clone();
+        JsonLine { check_in: Some(mut t), check_out: None, retry_now: None } => {
+            let reason = t.override_.take().map(OverrideLine::reason);
             Ok(Line::CheckIn(who(t, false).map_err(|e| format!("check_in: {e}"))?, reason))
         }
         JsonLine { check_in: None, check_out: Some(t), retry_now: None } => {
@@ -84,6 +101,10 @@ mod tests {
             parse(r#"{"check_in":{"card":"D1","override":"paid at desk"}}"#).unwrap(),
             Line::CheckIn(Who::Card("D1".into()), Some("paid at desk".into()))
         );
+        assert_eq!(
+            parse(r#"{"check_in":{"card":"D1","override":{"reason":"renewed today"}}}"#).unwrap(),
+            Line::CheckIn(Who::Card("D1".into()), Some("renewed today".into()))
+        );
     }
 
     #[test]
@@ -94,6 +115,7 @@ mod tests {
             "{oops",
             r#"{"dance":1}"#,
             r#"{"retry_now":false}"#,
+            r#"{"check_in":{"card":"D1","override":{"why":"x"}}}"#,
         ] {
             let err = parse(bad).unwrap_err();
             assert!(err.len() > 20, "{bad}: {err}");

@@ -114,9 +114,12 @@ impl Agent {
     }
 
     /// Like [`Agent::wait_for`] but only among lines not read yet.
+    /// One deadline for the whole wait: an agent that keeps printing other lines (state
+    /// changes while it retries) must not keep a test waiting for ever.
     pub async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE * 4;
         loop {
-            let line = tokio::time::timeout(PATIENCE * 4, self.lines.recv())
+            let line = tokio::time::timeout_at(deadline, self.lines.recv())
                 .await
                 .unwrap_or_else(|_| panic!("agent never printed {what}; last lines: {:?}", self.tail()))
                 .unwrap_or_else(|| panic!("agent exited before printing {what}; last lines: {:?}", self.tail()));

@@ -1,0 +1,163 @@
+//! The scan as the desk library decides it, against the real server and the real
+//! keychain: the agent turns away offline what the cached member list rejects (the same
+//! rule as the app), and a sign-out ends the live session at once and hands the desk to
+//! the next user with nothing of the previous one's left.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use frontdesk_desk::{ConnectionState, Desk, DeskConfig, Keychain, Outcome, ScanRequest, SecretStore, Who};
+use frontdesk_protocol::ws::AckStatus;
+use frontdesk_tests::agent::{self, Agent, AgentOptions};
+use frontdesk_tests::proxy::{Mode, Proxy};
+use frontdesk_tests::*;
+
+/// The member list must be cached before the server goes away. Reads the desk's own
+/// store, which WAL lets a reader share.
+async fn wait_for_roster(data_dir: &std::path::Path, members: i64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(outbox) = frontdesk_desk::outbox::Outbox::open(data_dir)
+            && outbox.roster_size().unwrap_or(0) >= members
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the desk did not cache the member list");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn offline_the_agent_turns_away_what_the_cached_list_rejects_and_queues_only_the_rest() {
+    let server = Server::start().await;
+    let proxy = Proxy::start(&server.addr).await;
+    let dirs = tempfile::tempdir().unwrap();
+    let data_dir = dirs.path().join("turnstile");
+    let mut desk = Agent::start(AgentOptions {
+        server: proxy.url(),
+        desk_id: "turnstile".into(),
+        data_dir: data_dir.clone(),
+        credentials: Some(("frontdesk".into(), "frontdesk-demo".into())),
+        extra_args: vec![],
+    })
+    .await;
+    desk.wait_for("state live", |v| v["kind"] == "state" && v["state"] == "live").await;
+    wait_for_roster(&data_dir, 200).await;
+
+    proxy.set_mode(Mode::Refuse);
+    proxy.cut();
+    desk.next_matching("leaving live", |v| v["kind"] == "state" && v["state"] != "live").await;
+
+    for (card, code) in
+        [("D0185", "membership_expired"), ("D0195", "membership_frozen"), ("NOT-A-CARD", "member_not_found")]
+    {
+        desk.send_line(card).await;
+        let away = desk.next_matching("turned away", |v| v["kind"] == "turned_away" || v["kind"] == "queued").await;
+        assert_eq!((away["kind"].as_str(), away["card"].as_str()), (Some("turned_away"), Some(card)), "{away}");
+        assert_eq!(away["code"], code, "{away}");
+        assert!(away["message"].as_str().is_some_and(|m| !m.is_empty()), "a reason in words: {away}");
+    }
+    desk.send_line("D0001").await;
+    let let_in = desk.next_matching("queued", |v| v["kind"] == "queued" || v["kind"] == "turned_away").await;
+    assert_eq!((let_in["kind"].as_str(), let_in["provisional"].as_str()), (Some("queued"), Some("accepted")));
+    desk.send_line(r#"{"check_in":{"card":"D0185","override":{"reason":"renewed at the desk"}}}"#).await;
+    let overridden = desk.next_matching("override", |v| v["kind"] == "queued" || v["kind"] == "turned_away").await;
+    assert_eq!(
+        (overridden["kind"].as_str(), overridden["provisional"].as_str()),
+        (Some("queued"), Some("rejected_locally"))
+    );
+    assert_eq!(agent::status(&data_dir).await["pending"], 2, "the three turned away were never saved");
+
+    proxy.set_mode(Mode::Pass);
+    desk.send_line(r#"{"retry_now":true}"#).await;
+    let acks = desk.acks(2).await;
+    assert!(acks.iter().all(|a| a["status"] == "accepted"), "{acks:?}");
+    let visits = server.all_visits(&server.front_desk().await.access_token).await;
+    let mut cards: Vec<_> = visits.iter().map(|v| v["card"].as_str().unwrap_or_default().to_owned()).collect();
+    cards.sort();
+    assert_eq!(cards, ["D0001", "D0185"], "only what the desk let in reached the server: {visits:?}");
+    assert_eq!(desk.of_kind("queued").len(), 2);
+}
+
+async fn sessions_open(server: &Server) -> f64 {
+    metric_sum(&server.metrics().await, "frontdesk_ws_sessions_open", &[])
+}
+
+/// Polls the server's `/metrics` until `sessions` are open (the server counts a session
+/// from its hello to its close).
+async fn wait_sessions(server: &Server, sessions: f64) {
+    let deadline = Instant::now() + PATIENCE;
+    while sessions_open(server).await != sessions {
+        assert!(Instant::now() < deadline, "the server did not get to {sessions} open sessions");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_state(desk: &Desk, state: ConnectionState) {
+    let mut status = desk.watch_status();
+    tokio::time::timeout(PATIENCE, status.wait_for(|s| s.state == state))
+        .await
+        .unwrap_or_else(|_| panic!("the desk never got to {state:?}: {:?}", desk.status()))
+        .unwrap();
+}
+
+async fn let_in(desk: &Desk, card: &str) -> frontdesk_protocol::ws::Ack {
+    let report = desk.scan(ScanRequest::check_in(Who::Card(card.into())), PATIENCE).await.unwrap();
+    match report.outcome {
+        Outcome::Answered { ack } if ack.status == AckStatus::Accepted => ack,
+        other => panic!("{card} was not let in: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_at_once_and_the_next_user_owns_the_next_scans() {
+    agent::require_keychain();
+    let server = Server::start().await;
+    let dirs = tempfile::tempdir().unwrap();
+    let desk_id = format!("sign-out-{}", std::process::id());
+    let keychain = Arc::new(Keychain::for_desk(&server.base(), &desk_id));
+    let config = DeskConfig {
+        server: format!("{}/", server.base()),
+        location_id: "demo".into(),
+        desk_id: desk_id.clone(),
+        data_dir: dirs.path().join("desk"),
+        device_name: "sign-out test".into(),
+        ca_file: None,
+    };
+    let desk = Desk::open(config, keychain.clone()).unwrap();
+    desk.start();
+    let first = desk.sign_in("frontdesk", "frontdesk-demo").await.unwrap();
+    wait_state(&desk, ConnectionState::Live).await;
+    wait_sessions(&server, 1.0).await;
+    let ack = let_in(&desk, "D0001").await;
+    assert_eq!(ack.check_in.as_ref().and_then(|v| v.recorded_by.as_deref()), Some(first.id.as_str()));
+    let spent = keychain.load().unwrap().expect("the sign-in is kept in the keychain");
+
+    desk.sign_out().await.unwrap();
+    wait_state(&desk, ConnectionState::SignedOut).await;
+    wait_sessions(&server, 0.0).await;
+    assert!(keychain.load().unwrap().is_none(), "the refresh token is gone from the keychain");
+    let (status, body) =
+        server.post("", "/auth/refresh", &serde_json::json!({"refresh_token": spent.expose()}), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_refresh_token")), "revoked on the server");
+    assert_eq!(desk.user(), None, "nothing of the previous user is left to attribute scans to");
+    assert!(!desk.has_sign_in().unwrap());
+
+    // The next user at the same desk: every scan from now on is theirs.
+    let next = desk.sign_in("manager", "manager-demo").await.unwrap();
+    wait_state(&desk, ConnectionState::Live).await;
+    wait_sessions(&server, 1.0).await;
+    let ack = let_in(&desk, "D0002").await;
+    let visit = ack.check_in.expect("the visit");
+    assert_eq!(visit.recorded_by.as_deref(), Some(next.id.as_str()));
+    assert_eq!(visit.scanned_by.as_deref(), Some(next.id.as_str()));
+    let visits = server.all_visits(&server.manager().await.access_token).await;
+    let by: Vec<_> = visits.iter().map(|v| (v["card"].as_str(), v["recorded_by"].as_str())).collect();
+    assert!(
+        by.contains(&(Some("D0001"), Some(first.id.as_str()))) && by.contains(&(Some("D0002"), Some(next.id.as_str())))
+    );
+
+    desk.sign_out().await.unwrap();
+    desk.shutdown().await;
+    keychain.delete().unwrap();
+}
