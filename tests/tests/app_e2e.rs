@@ -238,6 +238,26 @@ async fn front_desk_and_manager_through_the_real_app() {
     // The other desk learnt of the new member from the event, without a sync.
     wait_for_cached(&dirs.path().join("front-2"), "W0001", |m| m.name == "Wanda Walker").await;
 
+    // A card read while the override reason has the focus is a scan, not text: the
+    // reader's code and Enter go to the scan, the reason field does not submit it as a
+    // reason, and the member turned away is not let in by it.
+    let text = scan_expect(&app, "D0183", "rejected").await;
+    assert!(text.to_lowercase().contains("expired"), "{text}");
+    app.click("let-in-anyway").await;
+    app.wait_focused("override-reason").await;
+    app.type_into("override-reason", "D0010\u{E007}").await;
+    let reader = member_name(&server, "D0010").await;
+    app.wait_until("scan-result", "data-status", "the card read as a scan", |s, t| {
+        s == Some("accepted") && t.contains(&reader)
+    })
+    .await;
+    app.wait_gone("override-reason").await;
+    app.wait_focused("scan-input").await;
+    app.shot("card-read-into-override-reason-is-a-scan").await;
+    let visits = server.all_visits(&token).await;
+    assert_eq!(visits.iter().filter(|v| v["card"] == "D0010").count(), 1, "{visits:?}");
+    assert!(!visits.iter().any(|v| v["card"] == "D0183"), "the reader's code was not an override reason: {visits:?}");
+
     // A manager renews an expired member from the result panel: the next scan lets
     // them in, and the other desk's cached list has the renewal at once (so it would
     // let them in offline too).

@@ -1,5 +1,6 @@
-import { useEffect, useState, type RefObject } from "react";
+import { useEffect, useRef, useState, type RefObject } from "react";
 import { isTypingKey } from "./state/scan";
+import { ReaderBurst } from "./state/reader";
 
 /** The current time, re-read every `intervalMs` while `enabled`. */
 export function useNow(intervalMs: number, enabled = true): number {
@@ -83,4 +84,44 @@ export function useKeepFocus(ref: RefObject<HTMLInputElement | null>, active: bo
       timers.forEach((id) => window.clearTimeout(id));
     };
   }, [ref, active]);
+}
+
+/** Sets a field's text so that React's own state follows (as if the person typed it). */
+function setFieldValue(el: HTMLInputElement | HTMLTextAreaElement, value: string): void {
+  const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+  Object.getOwnPropertyDescriptor(proto, "value")?.set?.call(el, value);
+  el.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+/**
+ * A card read while another text field has the focus (the override reason, a note, a
+ * form) is a scan, not text: the burst goes to `onCard`, the field gets back what it held,
+ * and its form is not submitted by the reader's Enter. The scan field itself tells
+ * bursts apart on its own (ScanBox); a field marked `data-card-field` wants the code.
+ */
+export function useReaderRouting(
+  scanRef: RefObject<HTMLInputElement | null>,
+  active: boolean,
+  onCard: (card: string) => void,
+): void {
+  const latest = useRef(onCard);
+  latest.current = onCard;
+  useEffect(() => {
+    if (!active) return;
+    const burst = new ReaderBurst();
+    const onKeyDown = (e: KeyboardEvent) => {
+      const a = document.activeElement;
+      if (a === scanRef.current || !(a instanceof HTMLInputElement || a instanceof HTMLTextAreaElement)) return;
+      // A field that asks for a card (a walk-in's new card) takes the reader's code itself.
+      if (!isTextEntry(a) || a.closest("[data-card-field]")) return;
+      const verdict = burst.key(e.key, e.timeStamp, a.value);
+      if (verdict.kind !== "card") return;
+      e.preventDefault();
+      e.stopPropagation();
+      setFieldValue(a, verdict.restore);
+      latest.current(verdict.card);
+    };
+    document.addEventListener("keydown", onKeyDown, true);
+    return () => document.removeEventListener("keydown", onKeyDown, true);
+  }, [scanRef, active]);
 }

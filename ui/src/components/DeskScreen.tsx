@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import type { CheckInRequest, CheckOutRequest, Member } from "../bindings";
 import type { DeskState } from "../state/desk";
 import type { ResultState } from "../state/result";
-import { OWN_FOCUS, useKeepFocus } from "../hooks";
+import { OWN_FOCUS, useKeepFocus, useReaderRouting } from "../hooks";
 import { ScanBox } from "./ScanBox";
 import { ResultPanel } from "./ResultPanel";
 import { MemberForm } from "./MemberForm";
@@ -49,6 +49,8 @@ export function DeskScreen({ desk, result, active, manager, checkIn, checkOut, d
     setAdding(null);
     checkIn({ card, member_id: null, override_reason: null }, card);
   };
+  // A card read into the override reason (or any other field) is a scan all the same.
+  useReaderRouting(inputRef, active, onCard);
   const onCheckIn = (m: Member) => {
     setAdding(null);
     checkIn({ card: null, member_id: m.id, override_reason: null }, m.name);

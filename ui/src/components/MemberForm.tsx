@@ -76,6 +76,7 @@ export function MemberForm({ card, onSaved, onClose }: Props) {
             <input
               type="text"
               data-testid="member-card"
+              data-card-field
               value={form.card}
               onChange={set("card")}
               autoComplete="off"

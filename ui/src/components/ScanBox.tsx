@@ -9,6 +9,7 @@ import {
   searchable,
   SEARCH_DEBOUNCE_MS,
 } from "../state/scan";
+import { ReaderBurst } from "../state/reader";
 
 interface Props {
   inputRef: RefObject<HTMLInputElement | null>;
@@ -34,6 +35,8 @@ export function ScanBox({ inputRef, onCard, onCheckIn, onCheckOut, busy, error, 
   const foundRef = useRef<Found | null>(null);
   const highlightRef = useRef(-1);
   const latest = useRef(new Latest());
+  const reader = useRef(new ReaderBurst());
+  const [hint, setHint] = useState<string | null>(null);
   const timer = useRef<number | undefined>(undefined);
 
   const show = (f: Found | null) => {
@@ -87,15 +90,26 @@ export function ScanBox({ inputRef, onCard, onCheckIn, onCheckOut, busy, error, 
 
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
     const input = e.currentTarget;
+    const burst = reader.current.key(e.key, e.timeStamp, input.value);
+    if (hint && e.key !== "Enter") setHint(null);
     switch (e.key) {
       case "Enter": {
         e.preventDefault();
         // A card reader types at full speed: use what is in the field now, and empty it
-        // at once so the next scan starts clean.
+        // at once so the next scan starts clean. A card read into a half-typed name is
+        // the card alone.
         const value = input.value;
+        const action =
+          burst.kind === "card"
+            ? { kind: "card" as const, card: burst.card }
+            : enterAction(value, highlightRef.current, foundRef.current);
+        if (action?.kind === "choose") {
+          setHint(`${action.count} members found: pick one with ↑ ↓, then Enter, or click Check in.`);
+          return;
+        }
         input.value = "";
-        const action = enterAction(value, highlightRef.current, foundRef.current?.members ?? []);
         clearAll();
+        setHint(null);
         if (action?.kind === "card") onCard(action.card);
         else if (action?.kind === "member") onCheckIn(action.member);
         return;
@@ -187,6 +201,11 @@ export function ScanBox({ inputRef, onCard, onCheckIn, onCheckOut, busy, error, 
       <div className="scan-status" aria-live="polite">
         {busy ? <span className="scan-busy">Checking {busy}…</span> : searching ? <span>Searching…</span> : null}
         {searchError && <span className="scan-search-error">{searchError}</span>}
+        {hint && (
+          <span className="scan-hint" data-testid="scan-hint">
+            {hint}
+          </span>
+        )}
         {error && (
           <span className="scan-error" role="alert">
             {error}{" "}

@@ -2,21 +2,30 @@ import { describe, expect, it } from "vitest";
 import { enterAction, isTypingKey, Latest, memberDetail, moveHighlight, searchable } from "./scan";
 import { member } from "./test-fixtures";
 
-const found = [member({ id: "a", name: "Ada" }), member({ id: "b", name: "Bea" })];
+const found = [member({ id: "a", name: "Ada", card: "D0100" }), member({ id: "b", name: "Bea", card: "D0200" })];
+const shown = (query: string, members = found) => ({ query, members });
 
 describe("Enter in the scan field", () => {
   it("checks in the card typed, trimmed", () => {
-    expect(enterAction("  D0001 ", -1, [])).toEqual({ kind: "card", card: "D0001" });
-    expect(enterAction("D0001", -1, found)).toEqual({ kind: "card", card: "D0001" });
+    expect(enterAction("  D0001 ", -1, null)).toEqual({ kind: "card", card: "D0001" });
+    // Results on screen are for other text (the reader typed past them): a card.
+    expect(enterAction("D0001", -1, shown("ad"))).toEqual({ kind: "card", card: "D0001" });
+    expect(enterAction("D0001", -1, shown("D0001", []))).toEqual({ kind: "card", card: "D0001" });
   });
 
   it("checks in the highlighted member instead", () => {
-    expect(enterAction("ad", 1, found)).toEqual({ kind: "member", member: found[1] });
+    expect(enterAction("ad", 1, shown("ad"))).toEqual({ kind: "member", member: found[1] });
+  });
+
+  it("never sends a name with results on screen as a card", () => {
+    expect(enterAction("a", -1, shown("a"))).toEqual({ kind: "choose", count: 2 });
+    expect(enterAction("ada", -1, shown("ada", [found[0]!]))).toEqual({ kind: "member", member: found[0] });
+    expect(enterAction("d0200", -1, shown("d0200"))).toEqual({ kind: "member", member: found[1] });
   });
 
   it("does nothing on an empty field, and ignores a highlight past the list", () => {
-    expect(enterAction("   ", -1, found)).toBeNull();
-    expect(enterAction("D9", 5, found)).toEqual({ kind: "card", card: "D9" });
+    expect(enterAction("   ", -1, shown("ad"))).toBeNull();
+    expect(enterAction("D9", 5, shown("ad"))).toEqual({ kind: "card", card: "D9" });
   });
 });
 

@@ -5,17 +5,39 @@ import type { Member } from "../bindings";
 export const SEARCH_MIN_CHARS = 2;
 export const SEARCH_DEBOUNCE_MS = 250;
 
-export type EnterAction = { kind: "member"; member: Member } | { kind: "card"; card: string } | null;
+export type EnterAction =
+  | { kind: "member"; member: Member }
+  | { kind: "card"; card: string }
+  /** A name with several members found: pick one (Enter never sends a name as a card). */
+  | { kind: "choose"; count: number }
+  | null;
+
+/** The search results on screen, and the text they were found for. */
+export interface Shown {
+  query: string;
+  members: readonly Member[];
+}
 
 /**
  * Enter in the scan field: the highlighted search result when one was picked with the
- * arrow keys, else the field's text as a card code (a reader types the code, then Enter).
+ * arrow keys; while results for the very text in the field are shown, the member whose
+ * card it is, or the only member found, else nothing until one is picked; otherwise the
+ * field's text as a card code (a reader types the code, then Enter, before any search).
  */
-export function enterAction(value: string, highlight: number, members: readonly Member[]): EnterAction {
+export function enterAction(value: string, highlight: number, shown: Shown | null): EnterAction {
+  const members = shown?.members ?? [];
   const picked = highlight >= 0 ? members[highlight] : undefined;
   if (picked) return { kind: "member", member: picked };
-  const card = value.trim();
-  return card ? { kind: "card", card } : null;
+  const text = value.trim();
+  if (!text) return null;
+  if (shown && shown.query === text && members.length > 0) {
+    const byCard = members.find((m) => m.card.toLowerCase() === text.toLowerCase());
+    if (byCard) return { kind: "member", member: byCard };
+    const only = members.length === 1 ? members[0] : undefined;
+    if (only) return { kind: "member", member: only };
+    return { kind: "choose", count: members.length };
+  }
+  return { kind: "card", card: text };
 }
 
 /** Arrow keys over the results: -1 is "none" (the card path); wraps at both ends. */
