@@ -17,6 +17,7 @@ pub mod service;
 pub mod setup;
 pub mod state;
 pub mod store;
+pub mod transport;
 pub mod ws;
 
 use std::net::SocketAddr;

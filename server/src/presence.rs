@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use frontdesk_protocol::api::DeskPresence;
 
-use crate::service::Transport;
+use crate::transport::Transport;
 
 /// A desk in HTTP fallback counts as online this long after its last report; desks
 /// repeat their report well within it.

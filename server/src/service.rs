@@ -10,29 +10,7 @@ use crate::metrics::AckLabels;
 use crate::state::Shared;
 use crate::store::StoreError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    WebSocket,
-    Http,
-}
-
-impl Transport {
-    /// The metrics label.
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::WebSocket => "ws",
-            Self::Http => "http",
-        }
-    }
-
-    /// The name in `DeskPresence.transport` (extension `presence`).
-    pub fn presence_name(self) -> &'static str {
-        match self {
-            Self::WebSocket => "websocket",
-            Self::Http => "http",
-        }
-    }
-}
+pub use crate::transport::Transport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

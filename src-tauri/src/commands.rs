@@ -12,7 +12,7 @@ use tauri_specta::Event as _;
 
 use crate::live::entry_member;
 use crate::scan;
-use crate::shell::{Shell, session_of};
+use crate::shell::Shell;
 use crate::view::{
     AppInfo, CheckInRequest, CheckOutRequest, DeskUpdate, ManagerOverview, NewMemberRequest, OutboxEntry, ScanResult,
     SearchResult, SessionInfo, Snapshot, StaffUserPatch, StaffUserRequest, UiError,
@@ -32,7 +32,7 @@ pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
 #[specta::specta]
 pub async fn session(shell: State<'_, Shell>) -> Result<SessionInfo, UiError> {
     Ok(match shell.current().await {
-        Some(desk) => session_of(&desk),
+        Some(desk) => SessionInfo::of(&desk),
         None => SessionInfo { signed_in: false, user: None, server: None, location_id: None },
     })
 }
@@ -59,7 +59,7 @@ pub async fn sign_in(
 pub async fn sign_out(app: tauri::AppHandle, shell: State<'_, Shell>) -> Result<SessionInfo, UiError> {
     let desk = shell.desk().await?;
     desk.sign_out().await?;
-    let session = session_of(&desk);
+    let session = SessionInfo::of(&desk);
     let _ = DeskUpdate::Session { session: session.clone() }.emit(&app);
     Ok(session)
 }

@@ -11,7 +11,7 @@ use tauri::AppHandle;
 use tauri_specta::Event as _;
 
 use crate::scan;
-use crate::view::{DeskUpdate, ErrorRecord};
+use crate::view::{DeskUpdate, ErrorRecord, SessionInfo};
 
 const FEED_LEN: usize = 50;
 const ERRORS_LEN: usize = 20;
@@ -106,7 +106,7 @@ pub fn forward(app: AppHandle, desk: Arc<Desk>, live: Arc<Live>) -> tauri::async
                             refresh_stats(app.clone(), desk.clone(), live.clone())
                         }
                         ConnectionState::SignedOut => {
-                            emit(&app, DeskUpdate::Session { session: crate::shell::session_of(&desk) })
+                            emit(&app, DeskUpdate::Session { session: SessionInfo::of(&desk) })
                         }
                         _ => {}
                     }

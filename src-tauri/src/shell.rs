@@ -163,7 +163,7 @@ impl Shell {
         let desk = self.open(&server, &location).await?;
         desk.sign_in(username, password).await.map_err(sign_in_error)?;
         desk.retry_now();
-        Ok(session_of(&desk))
+        Ok(SessionInfo::of(&desk))
     }
 
     /// Scans saved at this desk for another server or gym than the one it works for now,
@@ -186,17 +186,6 @@ impl Shell {
                 })
             })
             .collect()
-    }
-}
-
-/// What the desk knows of its sign-in.
-pub fn session_of(desk: &Desk) -> SessionInfo {
-    let signed_in = desk.has_sign_in().unwrap_or(false);
-    SessionInfo {
-        signed_in,
-        user: if signed_in { desk.user() } else { None },
-        server: Some(desk.config().server.clone()),
-        location_id: Some(desk.config().location_id.clone()),
     }
 }
 

@@ -44,6 +44,19 @@ pub struct AppInfo {
     pub config_error: Option<String>,
 }
 
+impl SessionInfo {
+    /// What the desk knows of its sign-in.
+    pub fn of(desk: &frontdesk_desk::Desk) -> Self {
+        let signed_in = desk.has_sign_in().unwrap_or(false);
+        Self {
+            signed_in,
+            user: if signed_in { desk.user() } else { None },
+            server: Some(desk.config().server.clone()),
+            location_id: Some(desk.config().location_id.clone()),
+        }
+    }
+}
+
 /// Who is signed in at this desk, if anyone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 pub struct SessionInfo {
