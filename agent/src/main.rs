@@ -1,4 +1,4 @@
-//! `frontdesk-agent`: a desk without a window (shared/spec/AGENT.md). Scans come in on
+//! `frontdesk-agent`: a desk without a window (docs/desk.md, "The agent"). Scans come in on
 //! standard input, one per line; standard output carries one JSON object per line and
 //! nothing else; logs go to standard error and a rolling file in the data dir.
 

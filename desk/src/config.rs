@@ -1,4 +1,4 @@
-//! The desk's configuration as IT sets it (shared/spec/APP.md): a system-wide file
+//! The desk's configuration as IT sets it (docs/app.md): a system-wide file
 //! written by the installer, a user file over it, and environment variables over both.
 //!
 //! | platform | user file | system file |

@@ -1,4 +1,4 @@
-//! `doctor`: what IT runs when a desk "can't connect" (shared/spec/INSTALL.md). Every
+//! `doctor`: what IT runs when a desk "can't connect" (docs/install.md). Every
 //! check runs, in a fixed order, whatever failed before it, and says what it found and
 //! what to do. The checks use the desk's own pieces — its configuration layers, its TLS
 //! verifier, its HTTP client and WebSocket handshake, its keychain entry and outbox —

@@ -242,6 +242,10 @@ impl Desk {
     /// A member as the server answered a change: kept in the cached roster at once, so
     /// this desk judges the next scan by it even if the link drops right after.
     fn remember(&self, member: Member) -> Result<Member> {
+        // A read of this member's card a moment ago was judged on what the desk knew
+        // then (a walk-in's unknown card, an expired membership just renewed): the next
+        // read is a new scan, not a repeat.
+        self.forget_recent_read();
         if let Err(e) = self.shared.remember_member(&member) {
             // The server has the change; the cache catches up at the next sync.
             tracing::warn!(error = %e, member = %member.id, "changed member not cached");

@@ -1,4 +1,4 @@
-//! The Frontdesk wire contract, v1 (`shared/spec/PROTOCOL.md`), compiled once.
+//! The Frontdesk wire contract, v1 (docs/protocol.md), compiled once.
 //!
 //! Every type that crosses between a desk and the server lives here, and both sides
 //! serialise with these definitions; the webview's TypeScript is generated from them.

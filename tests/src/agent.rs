@@ -210,3 +210,19 @@ pub async fn status(data_dir: &Path) -> Value {
     assert!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("status prints JSON")
 }
+
+/// Waits until a desk's cached member list holds at least `members` (it must be cached
+/// before the server goes away, or offline scans are rightly turned away as unknown).
+/// Reads the desk's own store, which WAL lets a reader share.
+pub async fn wait_for_roster(data_dir: &Path, members: i64) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if let Ok(outbox) = frontdesk_desk::outbox::Outbox::open(data_dir)
+            && outbox.roster_size().unwrap_or(0) >= members
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the desk did not cache the member list");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

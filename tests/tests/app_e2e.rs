@@ -9,21 +9,6 @@ use frontdesk_tests::agent::{Agent, AgentOptions};
 use frontdesk_tests::app::{App, artifacts_dir};
 use frontdesk_tests::{PATIENCE, Server};
 
-/// The member list must be cached before the server goes away, or offline scans are
-/// (rightly) "unverified". Reads the app's own store, which WAL lets a reader share.
-async fn wait_for_roster(data_dir: &std::path::Path, members: i64) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(outbox) = frontdesk_desk::outbox::Outbox::open(data_dir)
-            && outbox.roster_size().unwrap_or(0) >= members
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the app did not cache the member list");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until a desk's cached member list holds `card` as `check` wants it (the desk
 /// took the `member_updated` event); returns the cached member.
 async fn wait_for_cached(
@@ -120,7 +105,7 @@ async fn front_desk_and_manager_through_the_real_app() {
     app.shot("expired-card-rejected").await;
 
     // The server stops: the banner says offline.
-    wait_for_roster(&app_data, 200).await;
+    frontdesk_tests::agent::wait_for_roster(&app_data, 200).await;
     server.terminate();
     server.wait_exit().await;
     app.wait_attr("connection-state", "data-state", "offline").await;

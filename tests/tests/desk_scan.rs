@@ -12,21 +12,6 @@ use frontdesk_tests::agent::{self, Agent, AgentOptions};
 use frontdesk_tests::proxy::{Mode, Proxy};
 use frontdesk_tests::*;
 
-/// The member list must be cached before the server goes away. Reads the desk's own
-/// store, which WAL lets a reader share.
-async fn wait_for_roster(data_dir: &std::path::Path, members: i64) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(outbox) = frontdesk_desk::outbox::Outbox::open(data_dir)
-            && outbox.roster_size().unwrap_or(0) >= members
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the desk did not cache the member list");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn offline_the_agent_turns_away_what_the_cached_list_rejects_and_queues_only_the_rest() {
     let server = Server::start().await;
@@ -42,7 +27,7 @@ async fn offline_the_agent_turns_away_what_the_cached_list_rejects_and_queues_on
     })
     .await;
     desk.wait_for("state live", |v| v["kind"] == "state" && v["state"] == "live").await;
-    wait_for_roster(&data_dir, 200).await;
+    agent::wait_for_roster(&data_dir, 200).await;
 
     proxy.set_mode(Mode::Refuse);
     proxy.cut();
