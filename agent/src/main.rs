@@ -127,7 +127,8 @@ fn init_logging(data_dir: &std::path::Path) -> anyhow::Result<tracing_appender::
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-    let file = tracing_appender::rolling::daily(data_dir.join("logs"), "agent.log");
+    let file = frontdesk_desk::logs::daily_files(&data_dir.join("logs"), "agent.log")
+        .with_context(|| format!("cannot open the log files in {}", data_dir.join("logs").display()))?;
     let (file, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDESK_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::registry()

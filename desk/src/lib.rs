@@ -16,6 +16,7 @@ pub mod config;
 pub mod doctor;
 pub mod error;
 mod fallback;
+pub mod logs;
 pub mod offline;
 pub mod outbox;
 mod roster;

@@ -54,8 +54,8 @@ pub fn run() {
         });
 }
 
-/// Logs to stderr and to a daily file under the data dir (`logs/app.log.*`), which IT can
-/// collect. Tokens never reach the logs (the desk library redacts them).
+/// Logs to stderr and to a daily file under the data dir (`logs/app.log.*`, the last
+/// 14 days kept), which IT can collect. Tokens never reach the logs (the desk library redacts them).
 fn init_logging(data_dir: Option<&std::path::Path>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -63,7 +63,8 @@ fn init_logging(data_dir: Option<&std::path::Path>) -> Option<tracing_appender::
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let file = data_dir.and_then(|dir| {
         std::fs::create_dir_all(dir.join("logs")).ok()?;
-        Some(tracing_appender::non_blocking(tracing_appender::rolling::daily(dir.join("logs"), "app.log")))
+        let files = frontdesk_desk::logs::daily_files(&dir.join("logs"), "app.log").ok()?;
+        Some(tracing_appender::non_blocking(files))
     });
     match file {
         Some((writer, guard)) => {
