@@ -29,7 +29,7 @@ pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
         MemberStatus::Expired => Verdict {
             provisional: Provisional::RejectedLocally,
             reason: Some(match member.valid_until {
-                Some(d) => format!("Membership expired on {d}."),
+                Some(d) => format!("Membership expired on {}.", written(d)),
                 None => "Membership has expired.".into(),
             }),
             code: Some(RejectionCode::MembershipExpired),
@@ -37,12 +37,17 @@ pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
         MemberStatus::Frozen => Verdict {
             provisional: Provisional::RejectedLocally,
             reason: Some(match member.frozen_until {
-                Some(d) => format!("Membership is frozen until {d}."),
+                Some(d) => format!("Membership is frozen until {}.", written(d)),
                 None => "Membership is frozen.".into(),
             }),
             code: Some(RejectionCode::MembershipFrozen),
         },
     }
+}
+
+/// A date as staff write it: "28 Nov 2026" (never read as 11/28 or 28/11).
+pub fn written(date: NaiveDate) -> String {
+    date.format("%-d %b %Y").to_string()
 }
 
 #[cfg(test)]
@@ -71,7 +76,8 @@ mod tests {
         assert_eq!(judge(Some(&member("2027-01-01")), today).provisional, Provisional::Accepted);
         let expired = judge(Some(&member("2026-11-01")), today);
         assert_eq!(expired.provisional, Provisional::RejectedLocally);
-        assert!(expired.reason.unwrap().contains("2026-11-01"));
+        assert!(expired.reason.unwrap().contains("1 Nov 2026"));
+        assert_eq!(written("2026-11-28".parse().unwrap()), "28 Nov 2026");
         assert_eq!(judge(None, today).provisional, Provisional::UnknownMember);
     }
 }

@@ -294,7 +294,7 @@ mod tests {
         let result = turned_away(Some("D0001".into()), Some(expired), &verdict, today);
         assert_eq!(result.status, ScanStatus::Rejected);
         assert_eq!(result.code, Some(RejectionCode::MembershipExpired));
-        assert!(result.message.contains("2026-10-31"));
+        assert!(result.message.contains("31 Oct 2026"), "{}", result.message);
         assert!(result.op_id.is_none(), "nothing is queued without an override");
 
         let frozen = member(None, NaiveDate::from_ymd_opt(2026, 11, 1));

@@ -2,6 +2,7 @@ import { useState, type FormEvent, type KeyboardEvent } from "react";
 import type { CheckInRequest, CheckOutRequest, Member, ScanResult } from "../bindings";
 import { canAddAsMember } from "../state/members";
 import { MemberActions } from "./MemberActions";
+import { writtenDate } from "../state/time";
 import {
   canCheckOut,
   canOverride,
@@ -37,8 +38,11 @@ function memberMeta(result: ScanResult): string {
   if (card) bits.push(`Card ${card}`);
   if (m) {
     bits.push(`membership ${m.status}`);
-    if (m.valid_until) bits.push(`valid until ${m.valid_until}`);
-    if (m.frozen_from) bits.push(`frozen from ${m.frozen_from}${m.frozen_until ? ` to ${m.frozen_until}` : ""}`);
+    if (m.valid_until) bits.push(`valid until ${writtenDate(m.valid_until)}`);
+    if (m.frozen_from)
+      bits.push(
+        `frozen from ${writtenDate(m.frozen_from)}${m.frozen_until ? ` to ${writtenDate(m.frozen_until)}` : ""}`,
+      );
   }
   if (result.provisional && result.status !== "accepted") bits.push("not yet confirmed by the server");
   return bits.join(" · ");

@@ -2,6 +2,7 @@
 // pick, and which member actions the result panel offers.
 
 import type { Member, NewMemberRequest, ScanResult } from "../bindings";
+import { writtenDate } from "./time";
 
 /** A calendar day as the server takes it: `YYYY-MM-DD`. */
 export type Day = string;
@@ -127,7 +128,7 @@ export function changeWords(kind: "renewed" | "frozen" | "unfrozen", member: Mem
     case "renewed":
       return `Renewed: ${member.name}'s membership now runs until ${member.valid_until ?? "further notice"}.`;
     case "frozen":
-      return `Frozen: ${member.name} cannot check in${member.frozen_until ? ` until after ${member.frozen_until}` : " until unfrozen"}.`;
+      return `Frozen: ${member.name} cannot check in${member.frozen_until ? ` until after ${writtenDate(member.frozen_until)}` : " until unfrozen"}.`;
     case "unfrozen":
       return `Unfrozen: ${member.name} can check in again${member.status === "expired" ? " once renewed (the membership has expired)" : ""}.`;
   }

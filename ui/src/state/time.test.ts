@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, ago, clock, since, stay } from "./time";
+import { age, ago, clock, since, stay, writtenDate } from "./time";
 
 describe("time words", () => {
   it("clock in 24 h", () => {
@@ -25,5 +25,14 @@ describe("time words", () => {
     expect(stay(null)).toBe("");
     expect(since("2026-11-22T14:00:00Z", Date.parse("2026-11-22T14:01:00Z"))).toBe(60_000);
     expect(since(null, 0)).toBeNull();
+  });
+});
+
+describe("writtenDate", () => {
+  it("writes a date as people do, and leaves what it cannot read", () => {
+    expect(writtenDate("2026-11-28")).toBe("28 Nov 2026");
+    expect(writtenDate("2027-01-05")).toBe("5 Jan 2027");
+    expect(writtenDate("2027-13-05")).toBe("2027-13-05");
+    expect(writtenDate(null)).toBe("");
   });
 });

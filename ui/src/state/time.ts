@@ -56,3 +56,17 @@ export function since(iso: string | null | undefined, now: number): number | nul
   if (Number.isNaN(t)) return null;
   return Math.max(0, now - t);
 }
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * A calendar date (`YYYY-MM-DD`, no time zone) as staff write it: "28 Nov 2026", never
+ * "11/28" or "28/11". Unreadable text is shown as it is.
+ */
+export function writtenDate(day: string | null | undefined): string {
+  if (!day) return "";
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  const month = m ? MONTHS[Number(m[2]) - 1] : undefined;
+  if (!m || !month) return day;
+  return `${Number(m[3])} ${month} ${m[1]}`;
+}
