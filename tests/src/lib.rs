@@ -250,6 +250,20 @@ impl Server {
         self.http.get(format!("{}/metrics", self.base())).send().await.expect("metrics").text().await.expect("text")
     }
 
+    /// Waits until the server counts `sessions` open WebSocket sessions (`/metrics`; a
+    /// session counts from its hello to its close).
+    pub async fn wait_sessions_open(&self, sessions: f64) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let open = metric_sum(&self.metrics().await, "frontdesk_ws_sessions_open", &[]);
+            if open == sessions {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server has {open} sessions open, not {sessions}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn connect(&self, token: &str) -> Ws {
         Ws::connect(self, token, None).await.expect("websocket opens")
     }

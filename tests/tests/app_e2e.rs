@@ -246,9 +246,13 @@ async fn front_desk_and_manager_through_the_real_app() {
     // A manager renews an expired member from the result panel: the next scan lets
     // them in, and the other desk's cached list has the renewal at once (so it would
     // let them in offline too).
+    // Signing out ends the app's live session at once (the agent's stays), and the
+    // next user's scans are theirs.
     app.click("sign-out").await;
+    server.wait_sessions_open(1.0).await;
     sign_in(&app, "manager", "manager-demo").await;
     app.wait_attr("connection-state", "data-state", "live").await;
+    server.wait_sessions_open(2.0).await;
     let text = scan_expect(&app, "D0181", "rejected").await;
     assert!(text.to_lowercase().contains("expired"), "{text}");
     app.click("renew-member").await;
@@ -267,6 +271,11 @@ async fn front_desk_and_manager_through_the_real_app() {
     assert_eq!(verdict.provisional, frontdesk_desk::Provisional::Accepted, "offline, the other desk lets them in");
     scan_expect(&app, "D0181", "accepted").await;
     app.shot("renewed-member-accepted").await;
+    let manager = server.manager().await;
+    let visits = server.all_visits(&manager.access_token).await;
+    let renewed = visits.iter().find(|v| v["card"] == "D0181").expect("the renewed member's visit");
+    assert_eq!(renewed["recorded_by"], manager.user.id.as_str(), "{renewed}");
+    assert_eq!(renewed["scanned_by"], manager.user.id.as_str(), "attribution follows the user: {renewed}");
 
     // The admin screen lists the staff and the gyms; a manager adds a front-desk account.
     app.click("nav-admin").await;

@@ -4,7 +4,6 @@
 //! the next user with nothing of the previous one's left.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use frontdesk_desk::{ConnectionState, Desk, DeskConfig, Keychain, Outcome, ScanRequest, SecretStore, Who};
 use frontdesk_protocol::ws::AckStatus;
@@ -64,20 +63,6 @@ async fn offline_the_agent_turns_away_what_the_cached_list_rejects_and_queues_on
     assert_eq!(desk.of_kind("queued").len(), 2);
 }
 
-async fn sessions_open(server: &Server) -> f64 {
-    metric_sum(&server.metrics().await, "frontdesk_ws_sessions_open", &[])
-}
-
-/// Polls the server's `/metrics` until `sessions` are open (the server counts a session
-/// from its hello to its close).
-async fn wait_sessions(server: &Server, sessions: f64) {
-    let deadline = Instant::now() + PATIENCE;
-    while sessions_open(server).await != sessions {
-        assert!(Instant::now() < deadline, "the server did not get to {sessions} open sessions");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn wait_state(desk: &Desk, state: ConnectionState) {
     let mut status = desk.watch_status();
     tokio::time::timeout(PATIENCE, status.wait_for(|s| s.state == state))
@@ -113,14 +98,14 @@ async fn sign_out_ends_the_session_at_once_and_the_next_user_owns_the_next_scans
     desk.start();
     let first = desk.sign_in("frontdesk", "frontdesk-demo").await.unwrap();
     wait_state(&desk, ConnectionState::Live).await;
-    wait_sessions(&server, 1.0).await;
+    server.wait_sessions_open(1.0).await;
     let ack = let_in(&desk, "D0001").await;
     assert_eq!(ack.check_in.as_ref().and_then(|v| v.recorded_by.as_deref()), Some(first.id.as_str()));
     let spent = keychain.load().unwrap().expect("the sign-in is kept in the keychain");
 
     desk.sign_out().await.unwrap();
     wait_state(&desk, ConnectionState::SignedOut).await;
-    wait_sessions(&server, 0.0).await;
+    server.wait_sessions_open(0.0).await;
     assert!(keychain.load().unwrap().is_none(), "the refresh token is gone from the keychain");
     let (status, body) =
         server.post("", "/auth/refresh", &serde_json::json!({"refresh_token": spent.expose()}), None).await;
@@ -131,7 +116,7 @@ async fn sign_out_ends_the_session_at_once_and_the_next_user_owns_the_next_scans
     // The next user at the same desk: every scan from now on is theirs.
     let next = desk.sign_in("manager", "manager-demo").await.unwrap();
     wait_state(&desk, ConnectionState::Live).await;
-    wait_sessions(&server, 1.0).await;
+    server.wait_sessions_open(1.0).await;
     let ack = let_in(&desk, "D0002").await;
     let visit = ack.check_in.expect("the visit");
     assert_eq!(visit.recorded_by.as_deref(), Some(next.id.as_str()));
