@@ -67,8 +67,6 @@ pub async fn run(shared: &Shared) -> FallbackEnd {
     end
 }
 
-const SIGNED_OUT: &str = "Signed out. Sign in to go on; scans waiting at this desk are kept and sent after sign-in.";
-
 async fn serve(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
     let sender = send_outbox(shared, unrecorded);
     let poller = poll_events(shared);
@@ -80,7 +78,7 @@ async fn serve(shared: &Shared, unrecorded: &Mutex<Vec<Ack>>) -> FallbackEnd {
         tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => return FallbackEnd::Shutdown,
-            _ = sign_outs.changed() => return FallbackEnd::SignedOut(SIGNED_OUT.into()),
+            _ = sign_outs.changed() => return FallbackEnd::SignedOut(crate::shared::SIGNED_OUT_HERE.into()),
             end = &mut sender => return end,
             end = &mut poller => return end,
             _ = shared.retry_now.notified() => attempt = ws_attempt(shared, Duration::ZERO),

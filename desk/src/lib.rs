@@ -197,8 +197,9 @@ impl Desk {
     }
 
     /// The desk's own verdict on a check-in, without committing anything: what the
-    /// cached roster says (PROTOCOL.md 4). The app asks before queueing offline, so a
-    /// member the cache turns away is queued only with an override.
+    /// cached roster says (PROTOCOL.md 4). [`Desk::scan`] asks before committing, so a
+    /// member the cache turns away while the server cannot answer is saved only with an
+    /// override.
     pub fn judge_check_in(&self, who: &Who) -> Result<(Option<Member>, offline::Verdict)> {
         let member = self.cached(who)?;
         let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
@@ -442,14 +443,25 @@ impl Desk {
 
     /// A member at the desk. Committed to the outbox before this returns.
     pub fn check_in(&self, who: Who, override_reason: Option<String>) -> Result<Scanned> {
+        let (member, verdict) = self.judge_check_in(&who)?;
+        self.check_in_judged(who, override_reason, member, verdict)
+    }
+
+    /// [`Desk::check_in`] with the cached member and verdict already looked up (the scan
+    /// use case judges before it decides to commit).
+    pub(crate) fn check_in_judged(
+        &self,
+        who: Who,
+        override_reason: Option<String>,
+        member: Option<Member>,
+        verdict: offline::Verdict,
+    ) -> Result<Scanned> {
         let selector = match &who {
             Who::Card(card) => MemberSelector::card(card.trim()),
             Who::MemberId(id) => MemberSelector::id(id.trim()),
             Who::Visit(_) => return Err(DeskError::invalid_input("A check-in names a card or a member, not a visit.")),
         };
         selector.validate().map_err(DeskError::invalid_input)?;
-        let member = self.cached(&who)?;
-        let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
         let override_ =
             override_reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).map(|reason| Override { reason });
         let command = Command::CheckIn(CheckInCommand {
@@ -467,6 +479,12 @@ impl Desk {
 
     /// A member leaving.
     pub fn check_out(&self, who: Who) -> Result<Scanned> {
+        let member = self.cached(&who)?;
+        self.check_out_cached(who, member)
+    }
+
+    /// [`Desk::check_out`] with the cached member already looked up.
+    pub(crate) fn check_out_cached(&self, who: Who, member: Option<Member>) -> Result<Scanned> {
         let (check_in_id, member_selector) = match &who {
             Who::Card(card) => (None, Some(MemberSelector::card(card.trim()))),
             Who::MemberId(id) => (None, Some(MemberSelector::id(id.trim()))),
@@ -475,7 +493,6 @@ impl Desk {
         if let Some(sel) = &member_selector {
             sel.validate().map_err(DeskError::invalid_input)?;
         }
-        let member = self.cached(&who)?;
         let card = member_selector.as_ref().and_then(|s| s.card.clone());
         let command = Command::CheckOut(CheckOutCommand {
             op_id: Uuid::new_v4(),

@@ -16,6 +16,17 @@ pub struct Verdict {
     pub code: Option<RejectionCode>,
 }
 
+impl Verdict {
+    /// The code and reason a turn-away shows, unless the member is let in.
+    pub fn turned_away(&self) -> Option<(RejectionCode, &str)> {
+        if self.provisional == Provisional::Accepted {
+            return None;
+        }
+        let code = self.code.unwrap_or(RejectionCode::MemberNotFound);
+        Some((code, self.reason.as_deref().unwrap_or("Not allowed in.")))
+    }
+}
+
 pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
     let Some(member) = member else {
         return Verdict {

@@ -13,10 +13,13 @@ use frontdesk_protocol::RejectionCode;
 use frontdesk_protocol::ws::Ack;
 
 use crate::offline::Verdict;
-use crate::{ConnectionState, Desk, DeskEvent, Entry, Provisional, Result, Who};
+use crate::{ConnectionState, Desk, DeskEvent, Entry, Result, Who};
 
-/// How staff asked for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How staff asked for it. The app's result panel shows it as it is (`check_in`,
+/// `check_out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum ScanAction {
     CheckIn,
     CheckOut,
@@ -59,11 +62,11 @@ pub enum Outcome {
     /// The server cannot answer and the cached member list turns the member away:
     /// nothing was saved. Staff may override with a reason.
     TurnedAway { code: RejectionCode, reason: String },
-    /// Saved, and the server answered within the wait.
-    Answered { ack: Ack },
-    /// Saved; no answer yet. `online`: it has been sent and the answer follows as a
-    /// [`DeskEvent::Ack`]; otherwise it goes when the server is back.
-    Saved { online: bool },
+    /// Saved as `entry`, and the server answered within the wait.
+    Answered { entry: Entry, ack: Ack },
+    /// Saved as `entry`; no answer yet. `online`: it has been sent and the answer follows
+    /// as a [`DeskEvent::Ack`]; otherwise it goes when the server is back.
+    Saved { entry: Entry, online: bool },
 }
 
 /// A scan's outcome with what the desk knew when it made it.
@@ -71,8 +74,6 @@ pub enum Outcome {
 pub struct ScanReport {
     pub action: ScanAction,
     pub outcome: Outcome,
-    /// The outbox entry, when the scan was saved.
-    pub entry: Option<Entry>,
     /// The member as the cached list knows them.
     pub member: Option<Member>,
     /// The desk's own verdict on a check-in (from the cached list).
@@ -86,12 +87,22 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// The outbox entry, when the scan was saved.
+    pub fn entry(&self) -> Option<&Entry> {
+        match &self.outcome {
+            Outcome::Answered { entry, .. } | Outcome::Saved { entry, .. } => Some(entry),
+            Outcome::TurnedAway { .. } => None,
+        }
+    }
+
     /// Saved, but the desk's own list would have turned the member away, and no override:
-    /// the screen must not say "let in" until the server has.
-    pub fn awaiting_server_verdict(&self) -> bool {
-        matches!(self.outcome, Outcome::Saved { .. })
-            && !self.overridden
-            && self.verdict.as_ref().is_some_and(|v| v.provisional != Provisional::Accepted)
+    /// the turn-away (code, reason) to show until the server has answered, since the
+    /// screen must not say "let in" before it has.
+    pub fn awaiting_server_verdict(&self) -> Option<(RejectionCode, &str)> {
+        if !matches!(self.outcome, Outcome::Saved { .. }) || self.overridden {
+            return None;
+        }
+        self.verdict.as_ref().and_then(Verdict::turned_away)
     }
 }
 
@@ -134,43 +145,51 @@ impl Desk {
             }
             ScanAction::CheckOut => (self.cached_member(&request.who)?, None),
         };
-        let mut report = ScanReport {
-            action: request.action,
-            outcome: Outcome::Saved { online },
-            entry: None,
-            member,
-            verdict,
-            card,
-            overridden,
-            repeated: false,
-            elapsed: Duration::ZERO,
-        };
-        if let Some(verdict) = report.verdict.as_ref()
+        if let Some((code, reason)) = verdict.as_ref().and_then(Verdict::turned_away)
             && !online
             && !overridden
-            && verdict.provisional != Provisional::Accepted
         {
-            report.outcome = Outcome::TurnedAway {
-                code: verdict.code.unwrap_or(RejectionCode::MemberNotFound),
-                reason: verdict.reason.clone().unwrap_or_else(|| "Not allowed in.".into()),
+            let outcome = Outcome::TurnedAway { code, reason: reason.to_owned() };
+            let report = ScanReport {
+                action: request.action,
+                outcome,
+                member,
+                verdict,
+                card,
+                overridden,
+                repeated: false,
+                elapsed: started.elapsed(),
             };
-            report.elapsed = started.elapsed();
             self.remember_read(&request, &report);
             return Ok(report);
         }
         // Listen before committing: the answer may come before `commit` returns.
         let mut events = (online && !answer_wait.is_zero()).then(|| self.subscribe());
-        let scanned = match request.action {
-            ScanAction::CheckIn => self.check_in(request.who.clone(), request.override_reason.clone())?,
-            ScanAction::CheckOut => self.check_out(request.who.clone())?,
+        let entry = match (request.action, verdict.clone()) {
+            (ScanAction::CheckIn, Some(verdict)) => {
+                let (who, reason) = (request.who.clone(), request.override_reason.clone());
+                self.check_in_judged(who, reason, member.clone(), verdict)?.entry
+            }
+            _ => self.check_out_cached(request.who.clone(), member.clone())?.entry,
         };
-        if let Some(events) = events.as_mut()
-            && let Some(ack) = wait_for_ack(events, &scanned.entry, answer_wait).await
-        {
-            report.outcome = Outcome::Answered { ack };
-        }
-        report.entry = Some(scanned.entry);
-        report.elapsed = started.elapsed();
+        let ack = match events.as_mut() {
+            Some(events) => wait_for_ack(events, &entry, answer_wait).await,
+            None => None,
+        };
+        let outcome = match ack {
+            Some(ack) => Outcome::Answered { entry, ack },
+            None => Outcome::Saved { entry, online },
+        };
+        let report = ScanReport {
+            action: request.action,
+            outcome,
+            member,
+            verdict,
+            card,
+            overridden,
+            repeated: false,
+            elapsed: started.elapsed(),
+        };
         self.remember_read(&request, &report);
         Ok(report)
     }
@@ -190,11 +209,12 @@ impl Desk {
         let mut report = recent.report.clone();
         report.repeated = true;
         // The answer may have come since: show what the desk knows now.
-        if let Some(entry) = report.entry.as_ref().and_then(|e| self.entry(e.op_id).ok().flatten()) {
-            if let Some(ack) = entry.ack.clone() {
-                report.outcome = Outcome::Answered { ack };
-            }
-            report.entry = Some(entry);
+        if let Some(entry) = report.entry().and_then(|e| self.entry(e.op_id).ok().flatten()) {
+            report.outcome = match (entry.ack.clone(), &report.outcome) {
+                (Some(ack), _) => Outcome::Answered { entry, ack },
+                (None, Outcome::Saved { online, .. }) => Outcome::Saved { entry, online: *online },
+                (None, _) => report.outcome.clone(),
+            };
         }
         Some(report)
     }
@@ -248,21 +268,9 @@ mod tests {
     use frontdesk_protocol::{Member, MemberStatus};
 
     use super::*;
-    use crate::secrets::{Secret, SecretStore};
+    use crate::Provisional;
+    use crate::secrets::NoSecrets;
     use crate::{DeskConfig, DeskError};
-
-    struct NoSecrets;
-    impl SecretStore for NoSecrets {
-        fn store(&self, _: &Secret) -> crate::Result<()> {
-            Ok(())
-        }
-        fn load(&self) -> crate::Result<Option<Secret>> {
-            Ok(None)
-        }
-        fn delete(&self) -> crate::Result<()> {
-            Ok(())
-        }
-    }
 
     fn config(dir: &std::path::Path, location: &str) -> DeskConfig {
         DeskConfig {
@@ -312,16 +320,16 @@ mod tests {
         assert!(!desk.server_answers());
 
         let active = desk.scan(ScanRequest::check_in(card("ACTIVE")), Duration::from_secs(5)).await.unwrap();
-        assert_eq!(active.outcome, Outcome::Saved { online: false });
-        assert!(!active.awaiting_server_verdict());
-        assert!(active.entry.is_some());
+        assert!(matches!(active.outcome, Outcome::Saved { online: false, .. }), "{active:?}");
+        assert!(active.awaiting_server_verdict().is_none());
+        assert!(active.entry().is_some());
 
         let expired = desk.scan(ScanRequest::check_in(card("EXPIRED")), Duration::from_secs(5)).await.unwrap();
         assert!(
             matches!(&expired.outcome, Outcome::TurnedAway { code: RejectionCode::MembershipExpired, reason } if reason.contains("expired")),
             "{expired:?}"
         );
-        assert!(expired.entry.is_none());
+        assert!(expired.entry().is_none());
 
         let unknown = desk.scan(ScanRequest::check_in(card("NOBODY")), Duration::ZERO).await.unwrap();
         assert!(matches!(unknown.outcome, Outcome::TurnedAway { code: RejectionCode::MemberNotFound, .. }));
@@ -331,15 +339,15 @@ mod tests {
         let request = ScanRequest::check_in(card("EXPIRED")).overridden(Some("  paid at the desk ".into()));
         assert_eq!(request.override_reason.as_deref(), Some("paid at the desk"));
         let overridden = desk.scan(request, Duration::ZERO).await.unwrap();
-        assert_eq!(overridden.outcome, Outcome::Saved { online: false });
-        assert_eq!(overridden.entry.unwrap().provisional, Some(Provisional::RejectedLocally));
+        assert!(matches!(overridden.outcome, Outcome::Saved { online: false, .. }), "{overridden:?}");
+        assert_eq!(overridden.entry().unwrap().provisional, Some(Provisional::RejectedLocally));
         // A blank reason is no override.
         let blank = desk.scan(ScanRequest::check_in(card("NOBODY")).overridden(Some("  ".into())), Duration::ZERO);
         assert!(matches!(blank.await.unwrap().outcome, Outcome::TurnedAway { .. }));
 
         // Check-outs are not judged: a member leaving is always let out.
         let out = desk.scan(ScanRequest::check_out(card("EXPIRED")), Duration::ZERO).await.unwrap();
-        assert_eq!(out.outcome, Outcome::Saved { online: false });
+        assert!(matches!(out.outcome, Outcome::Saved { online: false, .. }), "{out:?}");
         assert_eq!(desk.counts().unwrap().pending, 3);
     }
 
@@ -362,7 +370,7 @@ mod tests {
         let first = desk.scan(ScanRequest::check_in(card("ACTIVE")), Duration::ZERO).await.unwrap();
         let bounce = desk.scan(ScanRequest::check_in(card("ACTIVE")), Duration::ZERO).await.unwrap();
         assert!(bounce.repeated);
-        assert_eq!(bounce.entry.as_ref().map(|e| e.op_id), first.entry.as_ref().map(|e| e.op_id));
+        assert_eq!(bounce.entry().map(|e| e.op_id), first.entry().map(|e| e.op_id));
         assert_eq!(desk.counts().unwrap().pending, 3, "one more saved scan, not two");
 
         // A check-out is not a repeat of a check-in, and an override is always staff's act.

@@ -16,6 +16,11 @@ use crate::outbox::{Outbox, Provisional};
 use crate::state::{ConnectionState, Status};
 use crate::tokens::Tokens;
 
+/// What the desk says after staff signed out here (the session or fallback that ended
+/// because of it reports this).
+pub const SIGNED_OUT_HERE: &str =
+    "Signed out. Sign in to go on; scans waiting at this desk are kept and sent after sign-in.";
+
 /// Where and as whom a desk works.
 #[derive(Debug, Clone)]
 pub struct DeskConfig {
@@ -298,21 +303,8 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::{Secret, SecretStore};
+    use crate::secrets::NoSecrets;
     use frontdesk_protocol::{Event, EventKind, Member, MemberStatus};
-
-    struct NoSecrets;
-    impl SecretStore for NoSecrets {
-        fn store(&self, _: &Secret) -> crate::Result<()> {
-            Ok(())
-        }
-        fn load(&self) -> crate::Result<Option<Secret>> {
-            Ok(None)
-        }
-        fn delete(&self) -> crate::Result<()> {
-            Ok(())
-        }
-    }
 
     fn event(seq: i64) -> Event {
         Event {

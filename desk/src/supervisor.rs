@@ -148,9 +148,7 @@ impl Supervisor {
         match end {
             End::Shutdown => Next::Shutdown,
             End::SignedOut(message) => Next::SignIn(message),
-            End::SignOut => Next::SignIn(
-                "Signed out. Sign in to go on; scans waiting at this desk are kept and sent after sign-in.".into(),
-            ),
+            End::SignOut => Next::SignIn(crate::shared::SIGNED_OUT_HERE.into()),
             End::Failed(failure) => self.after(failure).await,
         }
     }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use frontdesk_desk::{EntryState, ErrorCode, ScanRequest, Who};
 use frontdesk_protocol::api::{Freeze, MemberPatch, NewMember, NewUser, UserPatch, UserSummary};
 use frontdesk_protocol::{Location, Member, ReviewDecision};
@@ -85,7 +84,7 @@ pub async fn check_in(shell: State<'_, Shell>, request: CheckInRequest) -> Resul
     let desk = shell.desk().await?;
     let scan = ScanRequest::check_in(who_for_check_in(&request)?).overridden(request.override_reason);
     let report = desk.scan(scan, ACK_WAIT).await?;
-    Ok(scan::result_of(&report, Utc::now().date_naive()))
+    Ok(scan::result_of(&report))
 }
 
 #[tauri::command]
@@ -104,7 +103,7 @@ pub async fn check_out(shell: State<'_, Shell>, request: CheckOutRequest) -> Res
         }
     };
     let report = desk.scan(ScanRequest::check_out(who), ACK_WAIT).await?;
-    Ok(scan::result_of(&report, Utc::now().date_naive()))
+    Ok(scan::result_of(&report))
 }
 
 #[tauri::command]

@@ -2,48 +2,27 @@
 //! desk's own verdict offline, the server's ack once it comes. The decision itself is the
 //! library's (`frontdesk_desk::scan`), shared with the agent. Pure functions, tested below.
 
-use chrono::NaiveDate;
-use frontdesk_desk::offline::Verdict;
-use frontdesk_desk::{Entry, Outcome, Provisional, ScanReport};
+use frontdesk_desk::{Entry, Outcome, ScanReport};
 use frontdesk_protocol::ws::{Ack, AckStatus, Command};
-use frontdesk_protocol::{Member, MemberStatus, RejectionCode};
+use frontdesk_protocol::{Member, RejectionCode};
 
 use crate::view::{ScanAction, ScanResult, ScanStatus};
 
 /// The panel for a scan as the library reports it.
-pub fn result_of(report: &ScanReport, today: NaiveDate) -> ScanResult {
+pub fn result_of(report: &ScanReport) -> ScanResult {
     let member = report.member.clone();
-    let mut result = match (&report.outcome, report.entry.as_ref(), report.verdict.as_ref()) {
-        (Outcome::Answered { ack }, Some(entry), _) => settled(entry, ack, member),
-        (Outcome::TurnedAway { .. }, _, Some(verdict)) => turned_away(report.card.clone(), member, verdict, today),
+    let mut result = match &report.outcome {
+        Outcome::Answered { entry, ack } => settled(entry, ack, member),
+        Outcome::TurnedAway { code, reason } => turned_away(report.card.clone(), member, *code, reason),
         // The server is slow to answer: never show "let in" for someone the member list
         // turns away; the server's answer still follows as a `settled` update.
-        (Outcome::Saved { .. }, Some(entry), Some(verdict)) if report.awaiting_server_verdict() => {
-            let mut pending = turned_away(report.card.clone(), member, verdict, today);
+        Outcome::Saved { entry, .. } if let Some((code, reason)) = report.awaiting_server_verdict() => {
+            let mut pending = turned_away(report.card.clone(), member, code, reason);
             pending.op_id = Some(entry.op_id.to_string());
             pending.message = format!("{} Waiting for the server's answer.", pending.message);
             pending
         }
-        (Outcome::Saved { online }, Some(entry), _) => queued(entry, member, *online, report.overridden),
-        // A turn-away always has a verdict and a saved scan an entry; say the least.
-        _ => ScanResult {
-            op_id: None,
-            action: match report.action {
-                frontdesk_desk::ScanAction::CheckIn => ScanAction::CheckIn,
-                frontdesk_desk::ScanAction::CheckOut => ScanAction::CheckOut,
-            },
-            status: ScanStatus::Unknown,
-            card: report.card.clone(),
-            member,
-            member_name: None,
-            code: None,
-            message: "The desk could not judge this scan. Scan again.".into(),
-            overridable: false,
-            provisional: true,
-            visit: None,
-            elapsed_ms: 0,
-            repeated: false,
-        },
+        Outcome::Saved { entry, online } => queued(entry, member, *online, report.overridden),
     };
     result.repeated = report.repeated;
     result.elapsed_ms = report.elapsed.as_millis().min(u32::MAX as u128) as u32;
@@ -74,11 +53,10 @@ pub fn override_reason(command: &Command) -> Option<String> {
 
 /// Offline, a member the cache turns away (expired, frozen) or does not know is not
 /// queued: staff see why and may let them in anyway with a reason (PROTOCOL.md 4).
-pub fn turned_away(card: Option<String>, member: Option<Member>, verdict: &Verdict, today: NaiveDate) -> ScanResult {
-    let (status, code) = match (verdict.provisional, member.as_ref().map(|m| m.status_on(today))) {
-        (Provisional::UnknownMember, _) => (ScanStatus::Unknown, None),
-        (_, Some(MemberStatus::Frozen)) => (ScanStatus::Rejected, Some(RejectionCode::MembershipFrozen)),
-        _ => (ScanStatus::Rejected, Some(RejectionCode::MembershipExpired)),
+pub fn turned_away(card: Option<String>, member: Option<Member>, code: RejectionCode, reason: &str) -> ScanResult {
+    let (status, code) = match code {
+        RejectionCode::MemberNotFound => (ScanStatus::Unknown, None),
+        code => (ScanStatus::Rejected, Some(code)),
     };
     ScanResult {
         op_id: None,
@@ -88,7 +66,7 @@ pub fn turned_away(card: Option<String>, member: Option<Member>, verdict: &Verdi
         member,
         member_name: None,
         code,
-        message: verdict.reason.clone().unwrap_or_else(|| "Not allowed in.".into()),
+        message: reason.to_owned(),
         overridable: true,
         provisional: true,
         visit: None,
@@ -187,10 +165,11 @@ pub fn answer_words(entry: &Entry) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use frontdesk_desk::EntryState;
+    use chrono::{NaiveDate, Utc};
+    use frontdesk_desk::offline::Verdict;
+    use frontdesk_desk::{EntryState, Provisional};
     use frontdesk_protocol::ws::{CheckInCommand, MemberSelector};
-    use frontdesk_protocol::{MemberSummary, Visit};
+    use frontdesk_protocol::{MemberStatus, MemberSummary, Visit};
     use uuid::Uuid;
 
     fn entry() -> Entry {
@@ -286,12 +265,18 @@ mod tests {
         assert_eq!(stay(45), "45 min");
     }
 
+    /// The panel for a scan the desk's verdict turns away.
+    fn away(card: Option<String>, member: Option<Member>, verdict: &Verdict) -> ScanResult {
+        let (code, reason) = verdict.turned_away().expect("a turn-away");
+        turned_away(card, member, code, reason)
+    }
+
     #[test]
     fn offline_turn_away_names_the_rule() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         let expired = member(NaiveDate::from_ymd_opt(2026, 10, 31), None);
         let verdict = frontdesk_desk::offline::judge(Some(&expired), today);
-        let result = turned_away(Some("D0001".into()), Some(expired), &verdict, today);
+        let result = away(Some("D0001".into()), Some(expired), &verdict);
         assert_eq!(result.status, ScanStatus::Rejected);
         assert_eq!(result.code, Some(RejectionCode::MembershipExpired));
         assert!(result.message.contains("31 Oct 2026"), "{}", result.message);
@@ -299,10 +284,10 @@ mod tests {
 
         let frozen = member(None, NaiveDate::from_ymd_opt(2026, 11, 1));
         let verdict = frontdesk_desk::offline::judge(Some(&frozen), today);
-        assert_eq!(turned_away(None, Some(frozen), &verdict, today).code, Some(RejectionCode::MembershipFrozen));
+        assert_eq!(away(None, Some(frozen), &verdict).code, Some(RejectionCode::MembershipFrozen));
 
         let verdict = frontdesk_desk::offline::judge(None, today);
-        let result = turned_away(Some("X1".into()), None, &verdict, today);
+        let result = away(Some("X1".into()), None, &verdict);
         assert_eq!(result.status, ScanStatus::Unknown);
         assert!(result.overridable);
     }

@@ -82,12 +82,8 @@ pub enum ScanStatus {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ScanAction {
-    CheckIn,
-    CheckOut,
-}
+/// Check-in or check-out: the desk library's own type, shown as it is.
+pub use frontdesk_desk::ScanAction;
 
 /// The result panel's content for one scan, first as the desk judged it, then as the
 /// server answered (a [`DeskUpdate::Settled`] with the same `op_id`).

@@ -74,7 +74,7 @@ async fn wait_state(desk: &Desk, state: ConnectionState) {
 async fn let_in(desk: &Desk, card: &str) -> frontdesk_protocol::ws::Ack {
     let report = desk.scan(ScanRequest::check_in(Who::Card(card.into())), PATIENCE).await.unwrap();
     match report.outcome {
-        Outcome::Answered { ack } if ack.status == AckStatus::Accepted => ack,
+        Outcome::Answered { ack, .. } if ack.status == AckStatus::Accepted => ack,
         other => panic!("{card} was not let in: {other:?}"),
     }
 }

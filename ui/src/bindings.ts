@@ -357,6 +357,10 @@ export type ReviewRecord = {
 /**  Staff roles. A user is bound to one or more locations. */
 export type Role = "front_desk" | "manager" | "admin";
 
+/**
+ *  How staff asked for it. The app's result panel shows it as it is (`check_in`,
+ *  `check_out`).
+ */
 export type ScanAction = "check_in" | "check_out";
 
 /**

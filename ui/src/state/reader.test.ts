@@ -1,16 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { READER_GAP_MS, ReaderBurst } from "./reader";
 
-/** Feeds `text` into a field one key every `gap` ms from `start`, then Enter. */
-function type(burst: ReaderBurst, field: string, text: string, gap: number, start = 1000) {
+/**
+ * Feeds `text` into a field holding `field`, one key every `gap` ms from `start` (no key
+ * but Enter is ever taken from the field); returns the field's text and the last key's time.
+ */
+function feed(burst: ReaderBurst, field: string, text: string, gap: number, start = 1000) {
   let value = field;
-  let at = start;
+  let at = start - gap;
   for (const ch of text) {
+    at += gap;
     expect(burst.key(ch, at, value)).toEqual({ kind: "pass" });
     value += ch;
-    at += gap;
   }
-  return burst.key("Enter", at - gap + Math.min(gap, 10), value);
+  return { value, at };
+}
+
+/** `feed`, then Enter soon after the last key. */
+function type(burst: ReaderBurst, field: string, text: string, gap: number, start = 1000) {
+  const { value, at } = feed(burst, field, text, gap, start);
+  return burst.key("Enter", at + Math.min(gap, 10), value);
 }
 
 describe("ReaderBurst", () => {
@@ -28,19 +37,9 @@ describe("ReaderBurst", () => {
 
   it("finds the burst after what a person typed first (a half-typed name in the scan field)", () => {
     const burst = new ReaderBurst();
-    let value = "";
-    let at = 0;
-    for (const ch of "ann") {
-      burst.key(ch, at, value);
-      value += ch;
-      at += 150;
-    }
-    for (const ch of "D0007") {
-      burst.key(ch, at, value);
-      value += ch;
-      at += 5;
-    }
-    expect(burst.key("Enter", at, value)).toEqual({ kind: "card", card: "D0007", restore: "ann" });
+    const person = feed(burst, "", "ann", 150, 0);
+    const reader = feed(burst, person.value, "D0007", 5, person.at + 150);
+    expect(burst.key("Enter", reader.at + 5, reader.value)).toEqual({ kind: "card", card: "D0007", restore: "ann" });
   });
 
   it("Shift between the keys of a reader's capitals does not spoil the burst", () => {
@@ -54,13 +53,7 @@ describe("ReaderBurst", () => {
 
   it("an Enter long after the last key is a person's", () => {
     const burst = new ReaderBurst();
-    let value = "";
-    let at = 0;
-    for (const ch of "D0042") {
-      burst.key(ch, at, value);
-      value += ch;
-      at += 5;
-    }
+    const { value, at } = feed(burst, "", "D0042", 5, 0);
     expect(burst.key("Enter", at + READER_GAP_MS + 200, value)).toEqual({ kind: "pass" });
   });
 });
