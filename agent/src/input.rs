@@ -23,8 +23,8 @@ struct Target {
     override_: Option<OverrideLine>,
 }
 
-/// `"override":{"reason":"…"}` as AGENT.md writes it (the wire's `Override`), or the
-/// reason alone (`"override":"…"`), which earlier agents took.
+/// `"override":{"reason":"…"}` as docs/desk.md ("The agent") writes it (the wire's
+/// `Override`), or the reason alone (`"override":"…"`), which earlier agents took.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum OverrideLine {

@@ -53,7 +53,8 @@ impl Output {
     }
 
     /// A scan the cached member list turned away while the server could not answer:
-    /// nothing was saved (AGENT.md, `turned_away`).
+    /// nothing was saved (docs/desk.md "The agent", `turned_away`; docs/protocol.md, "the
+    /// turned-away policy").
     pub fn turned_away(&self, card: Option<&str>, code: RejectionCode, message: &str) {
         self.line(json!({"kind": "turned_away", "card": card, "code": code, "message": message}));
     }

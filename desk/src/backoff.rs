@@ -1,6 +1,6 @@
 //! Reconnect delays: full jitter, `random(0, min(cap, base × 2^attempt))`, base 500 ms,
-//! cap 30 s (PROTOCOL.md 3.5). A pure function of the attempt and a random fraction, so
-//! its values are tested without clocks.
+//! cap 30 s (docs/protocol.md, "Backoff"). A pure function of the attempt and a random
+//! fraction, so its values are tested without clocks.
 
 use std::time::Duration;
 

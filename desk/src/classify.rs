@@ -1,4 +1,5 @@
-//! Every way a session can fail, and what the desk does about it (PROTOCOL.md 3.5).
+//! Every way a session can fail, and what the desk does about it (docs/protocol.md, "Close
+//! codes and what a desk does").
 //! One table, [`classify`], tested row by row; the supervisor only executes actions.
 
 use std::time::Duration;
@@ -188,7 +189,7 @@ mod tests {
         Failure::Refused { status, code: code.map(str::to_owned), retry_after: None }
     }
 
-    /// PROTOCOL.md 3.5, row by row.
+    /// docs/protocol.md, "Close codes and what a desk does", row by row.
     #[test]
     fn close_code_table() {
         let s5 = Duration::from_secs(5);

@@ -23,7 +23,8 @@ const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOCK_TOLERANCE_S: i64 = 120;
 /// Below this the outbox and logs may not fit.
 const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
-/// PROTOCOL.md: the desk warns when its member list is older than a day.
+/// docs/protocol.md ("The outbox and offline work"): the desk warns when its member list
+/// is older than a day.
 const ROSTER_STALE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
 /// What doctor examines: the desk's settings as it would run with them.
@@ -96,8 +97,8 @@ fn skipped(name: &'static str, because: &str) -> Check {
     fail(name, format!("not checked: {because}"), "Fix the check named above first.")
 }
 
-/// The app's settings (APP.md layers), each with its source, or the reason they do not
-/// make a desk.
+/// The app's settings (the layers of docs/app.md, "Configuration (for IT)"), each with its
+/// source, or the reason they do not make a desk.
 pub fn app_target() -> (Result<Target, String>, Vec<Setting>) {
     let (user_path, system_path) = config::config_paths();
     let mut layers: Vec<(String, ConfigLayer)> = Vec::new();
@@ -198,9 +199,9 @@ fn endpoint(server: &str) -> Result<Endpoint, String> {
     Ok(Endpoint { host, port, https })
 }
 
-/// Runs every check, in INSTALL.md's order. `desk_entry` is the desk's keychain entry
-/// (only asked whether it holds a sign-in); `probe_entry` is a scratch entry doctor may
-/// write and delete to prove the keychain works.
+/// Runs every check, in the order of docs/install.md ("Diagnosing a desk"). `desk_entry`
+/// is the desk's keychain entry (only asked whether it holds a sign-in); `probe_entry` is
+/// a scratch entry doctor may write and delete to prove the keychain works.
 pub async fn examine(
     target: Result<Target, String>,
     settings: Vec<Setting>,

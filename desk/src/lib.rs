@@ -25,6 +25,7 @@ pub mod secrets;
 mod session;
 mod shared;
 pub mod state;
+mod stranded;
 mod supervisor;
 pub mod tls;
 pub mod tokens;
@@ -34,7 +35,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use frontdesk_protocol::api::{self as api_types, UserInfo};
 use frontdesk_protocol::ws::{CheckInCommand, CheckOutCommand, Command, MemberSelector};
-use frontdesk_protocol::{Member, Override};
+use frontdesk_protocol::{Location, Member, Override};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -45,7 +46,8 @@ pub use crate::scan::{Outcome, ScanAction, ScanReport, ScanRequest};
 pub use crate::secrets::{Keychain, Secret, SecretStore};
 pub use crate::shared::{DeskConfig, DeskEvent};
 pub use crate::state::{ConnectionState, Status};
-pub use crate::tokens::SignInError;
+pub use crate::stranded::Delivery;
+pub use crate::tokens::{GymChoice, SignInError};
 
 use crate::shared::Shared;
 
@@ -197,12 +199,12 @@ impl Desk {
     }
 
     /// The desk's own verdict on a check-in, without committing anything: what the
-    /// cached roster says (PROTOCOL.md 4). [`Desk::scan`] asks before committing, so a
-    /// member the cache turns away while the server cannot answer is saved only with an
-    /// override.
+    /// cached roster says (docs/protocol.md, "The outbox and offline work").
+    /// [`Desk::scan`] asks before committing, so a member the cache turns away while the
+    /// server cannot answer is saved only with an override.
     pub fn judge_check_in(&self, who: &Who) -> Result<(Option<Member>, offline::Verdict)> {
         let member = self.cached(who)?;
-        let verdict = offline::judge(member.as_ref(), Utc::now().date_naive());
+        let verdict = offline::judge(member.as_ref(), offline::today());
         Ok((member, verdict))
     }
 
@@ -524,29 +526,69 @@ fn works_at(user: &UserInfo, location: &str) -> bool {
 }
 
 /// Which gym a desk with no configured location works for: signs `username` in once at
-/// `server` to learn their gyms (and signs out again), then takes `remembered` (the
-/// gym this desk last worked for) if they work there, else their first gym.
+/// `server` to learn their gyms (and signs out again). `chosen` is the person's choice
+/// from an earlier [`SignInError::ChooseLocation`]; without one, a person with one gym
+/// gets it, and one with several gets the list to choose from, the desk's `remembered`
+/// gym marked (a manager's laptop moves between gyms: never guess for them).
 pub async fn discover_location(
     server: &str,
     ca_file: Option<&std::path::Path>,
     desk_id: &str,
     username: &str,
     password: &str,
+    chosen: Option<&str>,
     remembered: Option<&str>,
 ) -> std::result::Result<String, SignInError> {
     let api = api::Api::with_ca_file(server, ca_file).map_err(|e| SignInError::Other(e.message))?;
-    let tokens = tokens::Tokens::new(api, Arc::new(Keychain::for_desk(server, desk_id)));
+    let tokens = tokens::Tokens::new(api.clone(), Arc::new(Keychain::for_desk(server, desk_id)));
     let user = tokens.sign_in(username, password, "Frontdesk desk (finding its gym)").await?;
+    // The gyms' names, for the choice; ids alone when the list cannot be read.
+    let names: Vec<Location> = match tokens.access().await {
+        Ok(access) => api.locations(&access.token).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     let _ = tokens.sign_out().await;
-    if let Some(gym) = remembered.filter(|gym| works_at(&user, gym)) {
-        return Ok(gym.to_owned());
+    choose_gym(&user, &names, chosen, remembered)
+}
+
+/// The decision of [`discover_location`], apart from the network.
+fn choose_gym(
+    user: &UserInfo,
+    names: &[Location],
+    chosen: Option<&str>,
+    remembered: Option<&str>,
+) -> std::result::Result<String, SignInError> {
+    if let Some(gym) = chosen.map(str::trim).filter(|g| !g.is_empty()) {
+        if works_at(user, gym) {
+            return Ok(gym.to_owned());
+        }
+        return Err(SignInError::WrongLocation(format!(
+            "{} does not work at gym \"{gym}\". Choose one of your gyms.",
+            user.name
+        )));
     }
-    user.locations.first().cloned().ok_or_else(|| {
-        SignInError::NoLocation(format!(
+    // An admin works everywhere: the gyms the server lists for them.
+    let mut gyms: Vec<String> = user.locations.clone();
+    if gyms.is_empty() && user.role == frontdesk_protocol::Role::Admin {
+        gyms = names.iter().map(|l| l.id.clone()).collect();
+    }
+    match gyms.as_slice() {
+        [] => Err(SignInError::NoLocation(format!(
             "{} is not assigned to any gym. Ask an admin to add the account to a gym, or set this desk's location.",
             user.name
-        ))
-    })
+        ))),
+        [only] => Ok(only.clone()),
+        several => Err(SignInError::ChooseLocation(
+            several
+                .iter()
+                .map(|id| GymChoice {
+                    id: id.clone(),
+                    name: names.iter().find(|l| &l.id == id).map(|l| l.name.clone()).unwrap_or_else(|| id.clone()),
+                    remembered: remembered == Some(id.as_str()),
+                })
+                .collect(),
+        )),
+    }
 }
 
 fn token_error(failure: tokens::TokenFailure) -> DeskError {
@@ -595,5 +637,64 @@ fn api_error(failure: api::ApiFailure) -> DeskError {
             false,
         ),
         F::Unexpected { .. } => DeskError::new(ErrorCode::ServerError, message, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_protocol::Role;
+
+    fn user(role: Role, locations: &[&str]) -> UserInfo {
+        UserInfo {
+            id: "u1".into(),
+            username: "sam".into(),
+            name: "Sam".into(),
+            role,
+            locations: locations.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    fn gym(id: &str, name: &str) -> Location {
+        Location::new(id, name)
+    }
+
+    #[test]
+    fn one_gym_is_taken_several_are_offered_never_guessed() {
+        let names = [gym("demo", "Demo Gym"), gym("north", "North Gym")];
+        assert_eq!(choose_gym(&user(Role::FrontDesk, &["demo"]), &names, None, None).unwrap(), "demo");
+        let several = user(Role::Manager, &["demo", "north"]);
+        match choose_gym(&several, &names, None, Some("north")) {
+            Err(SignInError::ChooseLocation(gyms)) => assert_eq!(
+                gyms,
+                [
+                    GymChoice { id: "demo".into(), name: "Demo Gym".into(), remembered: false },
+                    GymChoice { id: "north".into(), name: "North Gym".into(), remembered: true },
+                ]
+            ),
+            other => panic!("several gyms must be offered: {other:?}"),
+        }
+        assert_eq!(choose_gym(&several, &names, Some("north"), None).unwrap(), "north");
+        // A name the server did not give: the id stands in.
+        match choose_gym(&several, &[], None, None) {
+            Err(SignInError::ChooseLocation(gyms)) => assert_eq!(gyms[1].name, "north"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_choice_outside_the_persons_gyms_and_no_gym_at_all_are_refused() {
+        let front = user(Role::FrontDesk, &["demo"]);
+        let refused = choose_gym(&front, &[], Some("north"), None).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::WrongLocation);
+        let nowhere = choose_gym(&user(Role::FrontDesk, &[]), &[], None, None).unwrap_err();
+        assert_eq!(nowhere.code(), ErrorCode::NoLocation);
+        // An admin with no list of their own chooses among the server's gyms.
+        let admin = user(Role::Admin, &[]);
+        assert!(matches!(
+            choose_gym(&admin, &[gym("demo", "Demo"), gym("north", "North")], None, None),
+            Err(SignInError::ChooseLocation(g)) if g.len() == 2
+        ));
+        assert_eq!(choose_gym(&admin, &[gym("demo", "Demo")], None, None).unwrap(), "demo");
     }
 }

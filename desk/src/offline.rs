@@ -1,6 +1,7 @@
-//! The desk's own verdict on a check-in, from its cached roster (PROTOCOL.md 4): a member
-//! cached as active is let in (marked provisional), expired or frozen is turned away with
-//! the reason, an unknown card is unverified. The server's ack is the final word.
+//! The desk's own verdict on a check-in, from its cached roster (docs/protocol.md, "The
+//! outbox and offline work"): a member cached as active is let in (marked provisional),
+//! expired or frozen is turned away with the reason, an unknown card is unverified. The
+//! server's ack is the final word.
 
 use chrono::NaiveDate;
 use frontdesk_protocol::{Member, MemberStatus, RejectionCode};
@@ -25,6 +26,13 @@ impl Verdict {
         let code = self.code.unwrap_or(RejectionCode::MemberNotFound);
         Some((code, self.reason.as_deref().unwrap_or("Not allowed in.")))
     }
+}
+
+/// The day at the gym, as this desk's computer has it: memberships run to a day at the
+/// gym, and offline there is no server to ask. (The server judges again with its own
+/// clock and the gym's time zone when the scan arrives.)
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
 }
 
 pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
@@ -56,10 +64,8 @@ pub fn judge(member: Option<&Member>, today: NaiveDate) -> Verdict {
     }
 }
 
-/// A date as staff write it: "28 Nov 2026" (never read as 11/28 or 28/11).
-pub fn written(date: NaiveDate) -> String {
-    date.format("%-d %b %Y").to_string()
-}
+/// A date as staff write it: "28 Nov 2026" (one definition, shared with the server).
+pub use frontdesk_protocol::words::written_date as written;
 
 #[cfg(test)]
 mod tests {

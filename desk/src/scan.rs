@@ -1,10 +1,10 @@
 //! The scan as staff make it, one rule for the app and the agent: what a card read (or a
 //! member picked from the search) becomes. While the server can answer, every scan is
 //! committed and the server decides; while it cannot, the cached member list decides
-//! (PROTOCOL.md section 4, docs/protocol.md): an active member is saved and let in, one
-//! the list rejects or does not know is turned away and nothing is saved, unless staff
-//! override with a reason. A committed scan then waits for the server's answer up to a
-//! deadline the caller chooses.
+//! (docs/protocol.md, "The outbox and offline work" and "the turned-away policy"): an
+//! active member is saved and let in, one the list rejects or does not know is turned
+//! away and nothing is saved, unless staff override with a reason. A committed scan then
+//! waits for the server's answer up to a deadline the caller chooses.
 
 use std::time::{Duration, Instant};
 

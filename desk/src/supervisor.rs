@@ -208,10 +208,9 @@ impl Supervisor {
         self.attempt = self.attempt.saturating_add(1);
         let state =
             if classify::is_unreachable(&failure) { ConnectionState::Offline } else { ConnectionState::Reconnecting };
-        let mut status = Status::new(
-            state,
-            format!("{what} Trying again in {} s. Scans are saved here and will be sent.", delay.as_secs().max(1)),
-        );
+        // The cause only: the countdown is `next_retry_ms` (the app shows one, ticking; the
+        // agent prints the figure), and "scans are safe" is the app's to say once.
+        let mut status = Status::new(state, what);
         status.attempt = self.attempt;
         status.next_retry_ms = Some(delay.as_millis() as u64);
         self.shared.set_status(status);

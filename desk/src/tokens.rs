@@ -128,7 +128,9 @@ impl Tokens {
                 // Spent, expired or revoked: the sign-in is over. Forget it (the outbox stays).
                 state.access = None;
                 let _ = self.secrets.delete();
-                Err(TokenFailure::SignedOut("The sign-in has ended; sign in again. Queued scans are kept.".into()))
+                Err(TokenFailure::SignedOut(
+                    "The sign-in has ended; sign in again. Scans saved on this desk are kept.".into(),
+                ))
             }
             Err(ApiFailure::Forbidden { message }) => {
                 state.access = None;
@@ -165,6 +167,16 @@ impl Tokens {
     }
 }
 
+/// One of the gyms a person may choose at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct GymChoice {
+    pub id: String,
+    pub name: String,
+    /// The gym this desk worked for last (offered first).
+    pub remembered: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignInError {
     Api(ApiFailure),
@@ -173,6 +185,9 @@ pub enum SignInError {
     WrongLocation(String),
     /// The account works at no gym at all.
     NoLocation(String),
+    /// The account works at several gyms and the desk has none configured: the person
+    /// chooses one (the sign-in was undone; signing in again with a choice goes on).
+    ChooseLocation(Vec<GymChoice>),
     Other(String),
 }
 
@@ -200,6 +215,7 @@ impl SignInError {
             Self::Api(other) => other.describe(),
             Self::Keychain(e) => e.message.clone(),
             Self::WrongLocation(m) | Self::NoLocation(m) | Self::Other(m) => m.clone(),
+            Self::ChooseLocation(_) => "You work at several gyms. Choose the gym this desk is at, then sign in.".into(),
         }
     }
 
@@ -216,6 +232,7 @@ impl SignInError {
             Self::Keychain(_) => ErrorCode::Keychain,
             Self::WrongLocation(_) => ErrorCode::WrongLocation,
             Self::NoLocation(_) => ErrorCode::NoLocation,
+            Self::ChooseLocation(_) => ErrorCode::ChooseLocation,
             Self::Other(_) => ErrorCode::SignInFailed,
         }
     }

@@ -211,8 +211,8 @@ pub struct DeskPresence {
 }
 
 // ---------------------------------------------------------------- extension `admin`
-// The calls a manager's and an admin's screens need (docs/protocol.md, "Setting up a
-// gym"). v1 desks never send them.
+// The calls a manager's and an admin's screens need (docs/protocol.md, "Extension
+// `admin`: setting a gym up"). v1 desks never send them.
 
 /// `POST /locations` (admin). Omitted settings take [`crate::Location::new`]'s defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

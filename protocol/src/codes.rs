@@ -115,7 +115,7 @@ impl fmt::Display for RejectionCode {
     }
 }
 
-/// WebSocket close codes of PROTOCOL.md section 3.5.
+/// WebSocket close codes (docs/protocol.md, "Close codes and what a desk does").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CloseCode(pub u16);
 

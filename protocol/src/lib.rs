@@ -13,6 +13,7 @@
 pub mod api;
 pub mod codes;
 pub mod model;
+pub mod words;
 pub mod ws;
 
 pub use codes::{CloseCode, CloseReason, ErrorCode, RejectionCode};

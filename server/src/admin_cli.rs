@@ -1,7 +1,7 @@
-//! `frontdesk-server admin …`: setting a gym up from nothing, for IT (SERVER.md "Setting
-//! up a real gym"). Each subcommand opens the same store as the server (safe while it
-//! runs: SQLite serialises writers across processes, and the server notices what was
-//! written within a second), does one thing, and prints one JSON line saying what it
+//! `frontdesk-server admin …`: setting a gym up from nothing, for IT (docs/server.md
+//! "Setting up a real gym"). Each subcommand opens the same store as the server (safe
+//! while it runs: SQLite serialises writers across processes, and the server notices what
+//! was written within a second), does one thing, and prints one JSON line saying what it
 //! did. Bad input exits 1 with the reason on standard error and `{"ok":false,…}` on
 //! standard output.
 

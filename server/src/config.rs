@@ -1,7 +1,8 @@
 //! Settings: command line over environment over config file over defaults.
 //!
-//! SERVER.md fixes the flag and variable names; every other setting follows the same
-//! pattern (`FRONTDESK_<NAME>` in the environment, `<name>` in the TOML file).
+//! docs/server.md ("Starting", "Settings") fixes the flag and variable names; every other
+//! setting follows the same pattern (`FRONTDESK_<NAME>` in the environment, `<name>` in the
+//! TOML file).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
-//! The demo data of SERVER.md, seeded once and idempotently: locations `demo` and
-//! `north`, three staff users (manager and admin at both gyms), members `D0001`–`D0200`
-//! of Demo Gym (1–180 active, 181–190 expired, 191–200 frozen).
+//! The demo data of docs/server.md ("Demo data"), seeded once and idempotently:
+//! locations `demo` and `north`, three staff users (manager and admin at both gyms),
+//! members `D0001`–`D0200` of Demo Gym (1–180 active, 181–190 expired, 191–200 frozen).
 //! Names, phones, cards and ids are fixed; membership dates are relative to the day of
 //! seeding so the statuses stay as described however long the demo runs.
 

@@ -1,4 +1,4 @@
-//! Reading a member CSV file (SERVER.md "Setting up a real gym"): a header row, columns
+//! Reading a member CSV file (docs/server.md "Members from CSV"): a header row, columns
 //! `card`, `name`, `valid_until` required and `phone`, `email`, `external_id`, `frozen`
 //! optional, in any order. Every bad row is reported with its line and what to fix;
 //! the store then matches rows to members and refuses conflicts with stored members.

@@ -3,6 +3,7 @@
 //! alike, and testable without a database.
 
 use chrono::{DateTime, Duration, Utc};
+use frontdesk_protocol::words::written_date;
 use frontdesk_protocol::{Location, Member, MemberStatus, Override, RejectionCode};
 
 /// What the store knows at the moment of judging a check-in.
@@ -62,25 +63,30 @@ pub fn judge_check_in(f: &CheckInFacts<'_>) -> Verdict {
     if let Some(since) = f.open_visit_since {
         return reject(
             RejectionCode::AlreadyCheckedIn,
-            format!("{} is already checked in (since {} UTC).", member.name, since.format("%H:%M")),
+            format!(
+                "{} is already checked in (since {}).",
+                member.name,
+                crate::store::gym_clock(&f.location.time_zone, since)
+            ),
         );
     }
 
-    let day = f.occurred_at.date_naive();
+    // Memberships run to a day at the gym, not a UTC day.
+    let day = crate::store::local_day(&f.location.time_zone, f.occurred_at);
     let mut failures: Vec<(RejectionCode, String)> = Vec::new();
     match member.status_on(day) {
         MemberStatus::Active => {}
         MemberStatus::Expired => failures.push((
             RejectionCode::MembershipExpired,
             match member.valid_until {
-                Some(until) => format!("Membership expired on {until}."),
+                Some(until) => format!("Membership expired on {}.", written_date(until)),
                 None => "Membership has expired.".into(),
             },
         )),
         MemberStatus::Frozen => failures.push((
             RejectionCode::MembershipFrozen,
             match member.frozen_until {
-                Some(until) => format!("Membership is frozen until {until}."),
+                Some(until) => format!("Membership is frozen until {}.", written_date(until)),
                 None => "Membership is frozen.".into(),
             },
         )),

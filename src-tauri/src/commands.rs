@@ -44,11 +44,12 @@ pub async fn sign_in(
     server: String,
     username: String,
     password: String,
+    location: Option<String>,
 ) -> Result<SessionInfo, UiError> {
     if username.trim().is_empty() || password.is_empty() {
         return Err(UiError::new(ErrorCode::InvalidInput, "Enter your username and password."));
     }
-    let session = shell.sign_in(&server, username.trim(), &password).await?;
+    let session = shell.sign_in(&server, username.trim(), &password, location.as_deref()).await?;
     let _ = DeskUpdate::Session { session: session.clone() }.emit(&app);
     Ok(session)
 }
@@ -146,6 +147,7 @@ pub async fn snapshot(shell: State<'_, Shell>) -> Result<Snapshot, UiError> {
         counts: desk.counts()?,
         outbox,
         stats: shell.live.stats(),
+        stats_at: shell.live.stats_at(),
         feed: shell.live.feed(),
         recent_errors: shell.live.errors(),
         server: config.server.clone(),

@@ -1,7 +1,7 @@
 //! `frontdesk doctor [--json]`: the desk library's checks with the app's own
-//! configuration (APP.md layers), run before any window opens. On Windows the app has no
-//! console of its own; redirect the output (`frontdesk doctor > report.txt`) or run
-//! `frontdesk-agent doctor` there.
+//! configuration (docs/app.md, "Configuration (for IT)"), run before any window opens.
+//! On Windows the app has no console of its own; redirect the output
+//! (`frontdesk doctor > report.txt`) or run `frontdesk-agent doctor` there.
 
 use std::sync::Arc;
 

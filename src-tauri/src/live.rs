@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use frontdesk_desk::{ConnectionState, Desk, DeskEvent, Who};
 use frontdesk_protocol::{Event, Stats};
 use tauri::AppHandle;
@@ -25,6 +25,8 @@ pub struct Live {
 #[derive(Default)]
 struct LiveState {
     stats: Option<Stats>,
+    /// When the server last gave the figures: offline, the screen says "as of".
+    stats_at: Option<DateTime<Utc>>,
     feed: VecDeque<Event>,
     errors: VecDeque<ErrorRecord>,
 }
@@ -38,6 +40,10 @@ impl Live {
         self.state().stats
     }
 
+    pub fn stats_at(&self) -> Option<DateTime<Utc>> {
+        self.state().stats_at
+    }
+
     pub fn feed(&self) -> Vec<Event> {
         self.state().feed.iter().cloned().collect()
     }
@@ -47,13 +53,16 @@ impl Live {
     }
 
     pub fn set_stats(&self, stats: Stats) {
-        self.state().stats = Some(stats);
+        let mut state = self.state();
+        state.stats = Some(stats);
+        state.stats_at = Some(Utc::now());
     }
 
     fn take_event(&self, event: &Event) {
         let mut state = self.state();
         if let Some(stats) = event.stats {
             state.stats = Some(stats);
+            state.stats_at = Some(Utc::now());
         }
         state.feed.push_front(event.clone());
         state.feed.truncate(FEED_LEN);
@@ -158,4 +167,27 @@ pub fn entry_member(desk: &Desk, entry: &frontdesk_desk::Entry) -> Option<frontd
         (None, frontdesk_protocol::ws::Command::CheckOut(c)) => Who::MemberId(c.member.as_ref()?.id.clone()?),
     };
     desk.cached_member(&who).ok().flatten()
+}
+
+/// Delivers what waits in `folders` (scans saved here for another gym) once the desk is
+/// connected, telling the window each outcome in its "recent problems" list.
+pub fn deliver_elsewhere(
+    app: AppHandle,
+    desk: Arc<Desk>,
+    live: Arc<Live>,
+    folders: Vec<std::path::PathBuf>,
+) -> tauri::async_runtime::JoinHandle<()> {
+    tauri::async_runtime::spawn(async move {
+        desk.deliver_when_connected(folders, |outcome| {
+            let Some(words) = outcome.words() else { return };
+            let code = match outcome {
+                frontdesk_desk::Delivery::Delivered { .. } => "delivered_elsewhere",
+                _ => "waiting_elsewhere",
+            };
+            tracing::info!(code, "{words}");
+            let error = live.record_error(code, &words);
+            emit(&app, DeskUpdate::Error { error });
+        })
+        .await;
+    })
 }

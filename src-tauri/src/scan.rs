@@ -52,7 +52,8 @@ pub fn override_reason(command: &Command) -> Option<String> {
 }
 
 /// Offline, a member the cache turns away (expired, frozen) or does not know is not
-/// queued: staff see why and may let them in anyway with a reason (PROTOCOL.md 4).
+/// queued: staff see why and may let them in anyway with a reason (docs/protocol.md, "the
+/// turned-away policy").
 pub fn turned_away(card: Option<String>, member: Option<Member>, code: RejectionCode, reason: &str) -> ScanResult {
     let (status, code) = match code {
         RejectionCode::MemberNotFound => (ScanStatus::Unknown, None),
@@ -79,10 +80,10 @@ pub fn turned_away(card: Option<String>, member: Option<Member>, code: Rejection
 pub fn queued(entry: &Entry, member: Option<Member>, online: bool, overridden: bool) -> ScanResult {
     let action = action_of(&entry.command);
     let message = match (action, overridden, online) {
-        (ScanAction::CheckIn, true, _) => "Let in by override. Saved; the server will record it.",
-        (ScanAction::CheckIn, false, false) => "Checked in offline. Saved; it is confirmed when the server is back.",
-        (ScanAction::CheckOut, _, false) => "Checked out offline. Saved; it is confirmed when the server is back.",
-        (_, _, true) => "Saved and sent; waiting for the server's answer.",
+        // The verdict line already says "let in" / "checked out": this says what follows.
+        (ScanAction::CheckIn, true, _) => "Let in by override; the server records it with the reason given.",
+        (_, _, false) => "Saved on this desk; the server confirms it when the link is back.",
+        (_, _, true) => "Saved on this desk and sent; the server's answer is on its way.",
     };
     ScanResult {
         op_id: Some(entry.op_id.to_string()),

@@ -31,6 +31,8 @@ pub struct Shell {
 struct Open {
     desk: Arc<Desk>,
     forwarder: tauri::async_runtime::JoinHandle<()>,
+    /// Delivers scans saved here for another gym of this server (`Desk::deliver_when_connected`).
+    courier: tauri::async_runtime::JoinHandle<()>,
 }
 
 impl Shell {
@@ -94,6 +96,7 @@ impl Shell {
         }
         if let Some(old) = slot.take() {
             old.forwarder.abort();
+            old.courier.abort();
             old.desk.shutdown().await;
             self.live.clear();
         }
@@ -109,22 +112,36 @@ impl Shell {
         let keychain = Arc::new(Keychain::for_desk(server, &resolved.desk_id));
         let desk = Arc::new(Desk::open(desk_config, keychain)?);
         let forwarder = live::forward(self.app.clone(), desk.clone(), self.live.clone());
-        for waiting in self.waiting_elsewhere(&data_dir) {
+        let elsewhere = self.waiting_elsewhere(&data_dir, server);
+        for (_, waiting) in &elsewhere {
             tracing::warn!("{waiting}");
-            self.live.record_error("waiting_elsewhere", &waiting);
+            self.live.record_error("waiting_elsewhere", waiting);
         }
         desk.set_repeat_window(REPEAT_WINDOW);
         desk.start();
+        let courier = live::deliver_elsewhere(
+            self.app.clone(),
+            desk.clone(),
+            self.live.clone(),
+            elsewhere.into_iter().map(|(dir, _)| dir).collect(),
+        );
         // Remembered beside the server's folder, where the next start looks first.
         let _ = std::fs::write(server_dir(resolved, server).join(LOCATION_FILE), location);
         tracing::info!(server, location, desk_id = %resolved.desk_id, data_dir = %data_dir.display(), "desk opened");
-        *slot = Some(Open { desk: desk.clone(), forwarder });
+        *slot = Some(Open { desk: desk.clone(), forwarder, courier });
         Ok(desk)
     }
 
     /// Signs in at `server` (the configured one unless typed otherwise). When the
-    /// location is not configured, the desk library signs in once to learn the user's gym.
-    pub async fn sign_in(&self, server: &str, username: &str, password: &str) -> Result<SessionInfo, UiError> {
+    /// location is not configured, the desk library signs in once to learn the user's gym
+    /// (`chosen`: the gym picked from the list an earlier attempt offered).
+    pub async fn sign_in(
+        &self,
+        server: &str,
+        username: &str,
+        password: &str,
+        chosen: Option<&str>,
+    ) -> Result<SessionInfo, UiError> {
         let resolved = self.resolved()?.clone();
         let server = match config::normalize_server(server) {
             typed if typed.is_empty() => resolved.server.clone(),
@@ -154,6 +171,7 @@ impl Shell {
                     &resolved.desk_id,
                     username,
                     password,
+                    chosen,
                     remembered.as_deref(),
                 )
                 .await
@@ -167,23 +185,31 @@ impl Shell {
     }
 
     /// Scans saved at this desk for another server or gym than the one it works for now,
-    /// still waiting to be sent: said at start, so they are never stranded silently.
-    pub fn waiting_elsewhere(&self, current: &std::path::Path) -> Vec<String> {
+    /// still waiting to be sent, each with what the desk says of them at start: they are
+    /// never stranded silently (and those of this server are delivered once connected).
+    pub fn waiting_elsewhere(&self, current: &std::path::Path, server: &str) -> Vec<(PathBuf, String)> {
         let Ok(resolved) = self.resolved() else { return Vec::new() };
         desk_folders(&resolved.data_dir)
             .into_iter()
             .filter(|dir| dir != current)
             .filter_map(|dir| {
                 let binding = Outbox::peek(&dir)?;
-                (binding.pending > 0).then(|| {
-                    format!(
-                        "{} scan(s) saved at this desk for gym \"{}\" at {} are still waiting to be sent. \
-                         Set this desk's server and location to that gym and sign in to deliver them, or tell IT.",
+                let gym = binding.location.clone().unwrap_or_else(|| "unknown".into());
+                let words = match binding.server.as_deref() {
+                    _ if binding.pending == 0 => return None,
+                    Some(s) if s == server => format!(
+                        "{} scan(s) saved at this desk for gym \"{gym}\" are still waiting; they are sent with \
+                         this sign-in once the desk is connected.",
+                        binding.pending
+                    ),
+                    other => format!(
+                        "{} scan(s) saved at this desk for gym \"{gym}\" at {} are still waiting. Sign in at that \
+                         server (type its address at sign-in) to deliver them, or tell IT.",
                         binding.pending,
-                        binding.location.as_deref().unwrap_or("unknown"),
-                        binding.server.as_deref().unwrap_or("an unknown server"),
-                    )
-                })
+                        other.unwrap_or("an unknown server"),
+                    ),
+                };
+                Some((dir, words))
             })
             .collect()
     }
@@ -244,5 +270,9 @@ fn remembered_location(data_dir: &std::path::Path) -> Option<String> {
 /// Sign-in failures in words: wrong password, unreachable, certificate, not a Frontdesk
 /// server, update needed, wrong gym (the desk library's codes and messages).
 pub fn sign_in_error(e: frontdesk_desk::SignInError) -> UiError {
-    UiError::new(e.code(), e.message())
+    let error = UiError::new(e.code(), e.message());
+    match e {
+        frontdesk_desk::SignInError::ChooseLocation(gyms) => UiError { gyms, ..error },
+        _ => error,
+    }
 }

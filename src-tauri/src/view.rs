@@ -3,7 +3,7 @@
 //! from them (see `ipc.rs`), so Rust and TypeScript cannot drift apart.
 
 use chrono::{DateTime, Utc};
-use frontdesk_desk::{ConnectionState, Counts, DeskError, EntryState, ErrorCode, Provisional, Status};
+use frontdesk_desk::{ConnectionState, Counts, DeskError, EntryState, ErrorCode, GymChoice, Provisional, Status};
 use frontdesk_protocol::api::{DeskPresence, UserInfo};
 use frontdesk_protocol::{Event, Member, RejectionCode, Role, Stats, Visit};
 use serde::{Deserialize, Serialize};
@@ -15,17 +15,20 @@ use specta::Type;
 pub struct UiError {
     pub code: ErrorCode,
     pub message: String,
+    /// `choose_location` only: the gyms to choose from at sign-in.
+    #[serde(default)]
+    pub gyms: Vec<GymChoice>,
 }
 
 impl UiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), gyms: Vec::new() }
     }
 }
 
 impl From<DeskError> for UiError {
     fn from(e: DeskError) -> Self {
-        Self { code: e.code, message: e.message }
+        Self::new(e.code, e.message)
     }
 }
 
@@ -68,7 +71,7 @@ pub struct SessionInfo {
     pub location_id: Option<String>,
 }
 
-/// How the result panel shows a scan. The names are the `data-status` values of APP.md.
+/// How the result panel shows a scan. The names are the `data-status` values of docs/app.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanStatus {
@@ -174,6 +177,8 @@ pub struct Snapshot {
     /// Waiting entries first, then the latest answered ones.
     pub outbox: Vec<OutboxEntry>,
     pub stats: Option<Stats>,
+    /// When the server last gave `stats` (the screen says "as of" when not live).
+    pub stats_at: Option<DateTime<Utc>>,
     /// The latest server events, newest first.
     pub feed: Vec<Event>,
     pub recent_errors: Vec<ErrorRecord>,

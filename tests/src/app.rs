@@ -256,6 +256,50 @@ impl App {
         out
     }
 
+    /// Sets the window's size (a front-desk PC's screen, say) and waits until the page
+    /// has been laid out at it.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.expect("resize the window");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let seen = self
+                .client
+                .execute("return [window.innerWidth, window.innerHeight];", vec![])
+                .await
+                .expect("read the viewport");
+            let fits = |i: usize, want: u32| seen[i].as_u64().is_some_and(|v| v.abs_diff(u64::from(want)) <= 40);
+            if fits(0, width) && fits(1, height) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the window never took {width}x{height}: viewport {seen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What is cut off: each handle whose element is missing, empty or not wholly inside
+    /// the viewport, and a page that scrolls sideways. Empty when everything shows.
+    pub async fn cut_off(&self, testids: &[&str]) -> Vec<String> {
+        const SCRIPT: &str = r#"
+            const ids = arguments[0];
+            const root = document.documentElement;
+            const vw = root.clientWidth, vh = root.clientHeight;
+            const out = [];
+            if (root.scrollWidth > vw + 1) out.push(`the page scrolls sideways (${root.scrollWidth} > ${vw})`);
+            for (const id of ids) {
+                const el = document.querySelector(`[data-testid="${id}"]`);
+                if (!el) { out.push(`${id}: missing`); continue; }
+                const r = el.getBoundingClientRect();
+                if (r.width < 1 || r.height < 1 || r.left < -1 || r.top < -1 || r.right > vw + 1 || r.bottom > vh + 1)
+                    out.push(`${id}: ${Math.round(r.left)},${Math.round(r.top)} to ${Math.round(r.right)},${Math.round(r.bottom)} in ${vw}x${vh}`);
+                if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === "hidden"
+                    && getComputedStyle(el).textOverflow !== "ellipsis")
+                    out.push(`${id}: its text is clipped (${el.scrollWidth} > ${el.clientWidth})`);
+            }
+            return out;"#;
+        let found = self.client.execute(SCRIPT, vec![serde_json::json!(testids)]).await.expect("measure the layout");
+        found.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    }
+
     /// Saves a screenshot of the window as the next numbered artifact.
     pub async fn shot(&mut self, step: &str) {
         self.shots += 1;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use frontdesk_tests::agent::{Agent, AgentOptions};
 use frontdesk_tests::app::{App, artifacts_dir};
+use frontdesk_tests::proxy::Proxy;
 use frontdesk_tests::{PATIENCE, Server};
 
 /// Waits until a desk's cached member list holds `card` as `check` wants it (the desk
@@ -66,10 +67,13 @@ async fn scan_expect(app: &App, card: &str, status: &str) -> String {
 async fn front_desk_and_manager_through_the_real_app() {
     frontdesk_tests::app::require_desktop();
     let mut server = Server::start().await;
+    // The app reaches the server through a proxy that can block WebSocket upgrades, as a
+    // gym's firewall might.
+    let proxy = Proxy::start(&server.addr).await;
     let dirs = tempfile::tempdir().unwrap();
     let app_data = dirs.path().join("front-1");
     let env = [
-        ("FRONTDESK_SERVER", server.base()),
+        ("FRONTDESK_SERVER", proxy.url()),
         ("FRONTDESK_DESK_ID", "front-1".to_owned()),
         ("FRONTDESK_LOCATION", "demo".to_owned()),
         ("FRONTDESK_DATA_DIR", app_data.display().to_string()),
@@ -133,6 +137,29 @@ async fn front_desk_and_manager_through_the_real_app() {
     app.wait_text("outbox-count", "4").await;
     app.shot("offline-override-queued").await;
 
+    // A front-desk PC's 1366x768 screen, offline with scans waiting (the fullest screen):
+    // the verdict, the banner with its retry button, the waiting list and the figures all
+    // show, nothing cut off, nothing scrolling sideways.
+    app.resize(1366, 768).await;
+    let cut = app
+        .cut_off(&[
+            "scan-input",
+            "scan-result",
+            "connection-state",
+            "retry-now",
+            "sign-out",
+            "outbox-count",
+            "stats-occupancy",
+            "stats-today",
+            "stats-avg-stay",
+            "add-member",
+        ])
+        .await;
+    assert!(cut.is_empty(), "at 1366x768 something is cut off: {cut:?}");
+    let banner = app.text("connection-state").await;
+    assert!(!banner.to_lowercase().contains("queue"), "no implementation words for staff: {banner}");
+    app.shot("1366x768-offline-with-saved-scans").await;
+
     // The server is back: all three confirmed, stats updated, banner live.
     server.restart_same_port().await;
     app.click("retry-now").await;
@@ -141,6 +168,24 @@ async fn front_desk_and_manager_through_the_real_app() {
     app.wait_text("stats-today", "5").await;
     app.wait_text("stats-occupancy", "5").await;
     app.shot("back-online-confirmed").await;
+    assert!(app.all("retry-now", &[]).await.is_empty(), "no \"retry now\" while live");
+
+    // Something on the network blocks WebSocket upgrades: the desk works over its HTTP
+    // backup link, the banner says so, and a scan is still answered by the server.
+    proxy.block_upgrades(true);
+    proxy.cut();
+    app.wait_attr("connection-state", "data-state", "http_fallback").await;
+    let banner = app.text("connection-state").await;
+    assert!(banner.contains("backup link"), "the banner names the backup link: {banner}");
+    let text = scan_expect(&app, "D0184", "rejected").await;
+    assert!(text.to_lowercase().contains("expired"), "the server's answer over HTTP: {text}");
+    let panel = app.wait("scan-result").await;
+    let op = panel.attr("data-op-id").await.unwrap().filter(|id| !id.is_empty());
+    assert!(op.is_some(), "sent to the server and answered by it, not judged from the cached list");
+    app.shot("http-fallback-banner").await;
+    proxy.block_upgrades(false);
+    app.click("retry-now").await;
+    app.wait_attr("connection-state", "data-state", "live").await;
     let token = server.front_desk().await.access_token;
     let visits = server.all_visits(&token).await;
     let mut cards: Vec<&str> = visits.iter().filter_map(|v| v["card"].as_str()).collect();

@@ -131,3 +131,151 @@ async fn sign_out_ends_the_session_at_once_and_the_next_user_owns_the_next_scans
     desk.shutdown().await;
     keychain.delete().unwrap();
 }
+
+/// Scans a desk saved for gym `location` (its folder before the desk moved gyms), as the
+/// desk library writes them: bound to the server and gym, each with its own op_id.
+fn saved_for(
+    dir: &std::path::Path,
+    server: &Server,
+    location: &str,
+    cards: &[&str],
+    scanned_by: &str,
+) -> Vec<uuid::Uuid> {
+    use frontdesk_protocol::ws::{CheckInCommand, Command, MemberSelector};
+    let outbox = frontdesk_desk::outbox::Outbox::open(dir).unwrap();
+    outbox.bind(&server.base(), location).unwrap();
+    cards
+        .iter()
+        .map(|card| {
+            let command = Command::CheckIn(CheckInCommand {
+                op_id: uuid::Uuid::new_v4(),
+                location_id: location.into(),
+                desk_id: "front-9".into(),
+                member: MemberSelector::card(*card),
+                occurred_at: chrono::Utc::now() - chrono::Duration::minutes(20),
+                queued: true,
+                scanned_by: Some(scanned_by.into()),
+                override_: None,
+            });
+            outbox.enqueue(&command, Some(card), Some(scanned_by), None).unwrap().op_id
+        })
+        .collect()
+}
+
+async fn signed_in_desk(
+    server: &Server,
+    dir: &std::path::Path,
+    location: &str,
+    who: (&str, &str),
+) -> (Desk, Arc<Keychain>) {
+    let desk_id = format!("mover-{}-{}", who.0, std::process::id());
+    let keychain = Arc::new(Keychain::for_desk(&server.base(), &desk_id));
+    let config = DeskConfig {
+        server: server.base(),
+        location_id: location.into(),
+        desk_id,
+        data_dir: dir.to_path_buf(),
+        device_name: "moved desk test".into(),
+        ca_file: None,
+    };
+    let desk = Desk::open(config, keychain.clone()).unwrap();
+    desk.start();
+    desk.sign_in(who.0, who.1).await.unwrap();
+    wait_state(&desk, ConnectionState::Live).await;
+    (desk, keychain)
+}
+
+#[tokio::test]
+async fn scans_saved_for_the_desks_previous_gym_are_delivered_once_with_their_own_attribution() {
+    agent::require_keychain();
+    let server = Server::start().await;
+    let dirs = tempfile::tempdir().unwrap();
+    let front = server.front_desk().await;
+    let old = dirs.path().join("demo-folder");
+    let ops = saved_for(&old, &server, "demo", &["D0003", "D0004", "D0186"], &front.user.id);
+    // The first was sent once before, its answer lost on the way: sent again, it must
+    // not make a second visit.
+    let (status, _) = server
+        .post(
+            &front.access_token,
+            "/check-ins",
+            &serde_json::json!({"op_id": ops[0], "location_id": "demo", "desk_id": "front-9",
+                "member": {"card": "D0003"}, "occurred_at": chrono::Utc::now() - chrono::Duration::minutes(20),
+                "queued": true, "scanned_by": front.user.id}),
+            Some(ops[0]),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // The desk now works for north, signed in as the manager (who works at both gyms).
+    let (desk, keychain) =
+        signed_in_desk(&server, &dirs.path().join("north-folder"), "north", ("manager", "manager-demo")).await;
+    let outcomes = std::sync::Mutex::new(Vec::new());
+    tokio::time::timeout(
+        PATIENCE,
+        desk.deliver_when_connected(vec![old.clone()], |d| outcomes.lock().unwrap().push(d)),
+    )
+    .await
+    .expect("the delivery finished");
+    let outcomes = outcomes.into_inner().unwrap();
+    assert_eq!(
+        outcomes,
+        [frontdesk_desk::Delivery::Delivered { location: "demo".into(), accepted: 2, rejected: 1 }],
+        "two let in, the expired member turned away by the server"
+    );
+    assert!(outcomes[0].words().unwrap().contains("turned away"), "{:?}", outcomes[0].words());
+    let left = frontdesk_desk::outbox::Outbox::open(&old).unwrap().counts().unwrap();
+    assert_eq!((left.pending, left.acked, left.rejected), (0, 2, 1), "every answer is recorded where it was saved");
+
+    let visits = server.all_visits(&front.access_token).await;
+    for card in ["D0003", "D0004"] {
+        let of_card: Vec<_> = visits.iter().filter(|v| v["card"] == card).collect();
+        assert_eq!(of_card.len(), 1, "{card} recorded once: {visits:?}");
+        assert_eq!(of_card[0]["scanned_by"], front.user.id.as_str(), "scanned by whoever scanned it: {:?}", of_card[0]);
+        assert_eq!(of_card[0]["location_id"], "demo", "{:?}", of_card[0]);
+    }
+    assert!(!visits.iter().any(|v| v["card"] == "D0186"), "{visits:?}");
+    // Nothing left: a second run has nothing to do.
+    assert_eq!(desk.deliver_stranded(&old).await.unwrap(), frontdesk_desk::Delivery::Nothing);
+
+    desk.sign_out().await.unwrap();
+    desk.shutdown().await;
+    keychain.delete().unwrap();
+}
+
+#[tokio::test]
+async fn a_person_who_does_not_work_at_the_previous_gym_leaves_its_scans_waiting_and_is_told_why() {
+    agent::require_keychain();
+    let server = Server::start().await;
+    let dirs = tempfile::tempdir().unwrap();
+    let admin = server.login("admin", "admin-demo").await;
+    let (status, body) = server
+        .post(
+            &admin.access_token,
+            "/users",
+            &serde_json::json!({"username": "nora", "name": "Nora North", "role": "front_desk",
+                "locations": ["north"], "password": "nora-north-pass"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let front = server.front_desk().await;
+    let old = dirs.path().join("demo-folder");
+    saved_for(&old, &server, "demo", &["D0005"], &front.user.id);
+
+    let (desk, keychain) =
+        signed_in_desk(&server, &dirs.path().join("north-folder"), "north", ("nora", "nora-north-pass")).await;
+    match desk.deliver_stranded(&old).await.unwrap() {
+        frontdesk_desk::Delivery::Stopped { location, delivered: 0, left: 1, message } => {
+            assert_eq!(location, "demo");
+            assert!(message.contains("does not work at gym \"demo\""), "{message}");
+        }
+        other => panic!("nothing may be sent for a gym the person does not work at: {other:?}"),
+    }
+    assert_eq!(frontdesk_desk::outbox::Outbox::open(&old).unwrap().counts().unwrap().pending, 1, "kept");
+    assert!(!server.all_visits(&front.access_token).await.iter().any(|v| v["card"] == "D0005"));
+
+    desk.sign_out().await.unwrap();
+    desk.shutdown().await;
+    keychain.delete().unwrap();
+}

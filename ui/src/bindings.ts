@@ -8,7 +8,7 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
 	session: () => typedError<SessionInfo, UiError>(__TAURI_INVOKE("session")),
-	signIn: (server: string, username: string, password: string) => typedError<SessionInfo, UiError>(__TAURI_INVOKE("sign_in", { server, username, password })),
+	signIn: (server: string, username: string, password: string, location: string | null) => typedError<SessionInfo, UiError>(__TAURI_INVOKE("sign_in", { server, username, password, location })),
 	signOut: () => typedError<SessionInfo, UiError>(__TAURI_INVOKE("sign_out")),
 	/**
 	 *  A member at the desk. The desk library decides (`frontdesk_desk::scan`): online the
@@ -218,6 +218,14 @@ export type EventKind = "member_checked_in" | "member_checked_out" | "visit_revi
 /**  A kind this build does not know (sent by a newer server): kept, not fatal. */
 string;
 
+/**  One of the gyms a person may choose at sign-in. */
+export type GymChoice = {
+	id: string,
+	name: string,
+	/**  The gym this desk worked for last (offered first). */
+	remembered: boolean,
+};
+
 /**  A location (gym). */
 export type Location = {
 	id: string,
@@ -397,7 +405,7 @@ export type ScanResult = {
 	repeated: boolean,
 };
 
-/**  How the result panel shows a scan. The names are the `data-status` values of APP.md. */
+/**  How the result panel shows a scan. The names are the `data-status` values of docs/app.md. */
 export type ScanStatus = 
 /**  The server accepted it. */
 "accepted" | 
@@ -431,6 +439,8 @@ export type Snapshot = {
 	/**  Waiting entries first, then the latest answered ones. */
 	outbox: OutboxEntry[],
 	stats: Stats | null,
+	/**  When the server last gave `stats` (the screen says "as of" when not live). */
+	stats_at: string | null,
 	/**  The latest server events, newest first. */
 	feed: Event[],
 	recent_errors: ErrorRecord[],
@@ -484,6 +494,8 @@ export type Status = {
 export type UiError = {
 	code: ErrorCode,
 	message: string,
+	/**  `choose_location` only: the gyms to choose from at sign-in. */
+	gyms?: GymChoice[],
 };
 
 export type UserInfo = {

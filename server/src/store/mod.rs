@@ -310,6 +310,15 @@ pub fn local_day(time_zone: &str, t: DateTime<Utc>) -> NaiveDate {
     }
 }
 
+/// A wall-clock time at the gym ("14:02"), in its IANA time zone; "14:02 UTC" when the
+/// name is not one this server knows, so a time is never shown in the wrong zone unsaid.
+pub fn gym_clock(time_zone: &str, t: DateTime<Utc>) -> String {
+    match time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t.with_timezone(&tz).format("%H:%M").to_string(),
+        Err(_) => format!("{} UTC", t.format("%H:%M")),
+    }
+}
+
 /// Start and end of the UTC day containing `t`. Locations keep UTC days for now.
 pub fn day_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = t.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();

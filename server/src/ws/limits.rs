@@ -30,7 +30,7 @@ impl RateLimit {
     }
 }
 
-/// Ten malformed frames within a minute close the session (PROTOCOL.md 3).
+/// Ten malformed frames within a minute close the session (docs/protocol.md, "Frames").
 const MALFORMED_LIMIT: usize = 10;
 const MALFORMED_WINDOW: Duration = Duration::from_secs(60);
 

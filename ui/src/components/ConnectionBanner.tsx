@@ -1,7 +1,7 @@
 import { useState } from "react";
 import type { AppInfo, ErrorRecord, Status } from "../bindings";
 import type { DeskDetails } from "../state/desk";
-import { bannerWords, retryLine, rttWords } from "../state/banner";
+import { bannerWords, retryLine, rttWords, type BannerTone } from "../state/banner";
 import { rosterAge } from "../state/roster";
 import { clockSeconds } from "../state/time";
 import { useNow } from "../hooks";
@@ -15,6 +15,9 @@ interface Props {
   onRetry: () => Promise<string | null>;
 }
 
+/** A shape as well as a colour: tones stay apart for colour-blind staff. */
+const SYMBOL: Record<BannerTone, string> = { calm: "✓", warn: "!", bad: "✕" };
+
 export function ConnectionBanner({ status, retryAt, details, errors, info, onRetry }: Props) {
   const [open, setOpen] = useState(false);
   const [retrying, setRetrying] = useState(false);
@@ -25,6 +28,9 @@ export function ConnectionBanner({ status, retryAt, details, errors, info, onRet
   const retry = retryLine(status, retryAt, now);
   const roster = details ? rosterAge(details.roster_synced_at, details.roster_size, now) : null;
   const decidingOffline = !live && words.state !== "http_fallback";
+  // What screen readers hear: the state and its meaning, once per change; never the
+  // ticking countdown (it is outside the live region).
+  const announced = [words.title, words.cause, words.meaning].filter(Boolean).join(". ");
 
   const retryNow = async () => {
     setRetrying(true);
@@ -32,36 +38,52 @@ export function ConnectionBanner({ status, retryAt, details, errors, info, onRet
     setRetrying(false);
   };
 
-  return (
-    <section className={`banner banner--${words.tone}`} aria-label="Connection">
-      <div className="banner-row" data-testid="connection-state" data-state={words.state} role="status">
-        <span className={`banner-dot banner-dot--${words.tone}`} aria-hidden="true" />
-        <strong className="banner-title">{words.title}</strong>
-        <span className="banner-text">
-          {status?.detail && !live ? <span className="banner-detail">{status.detail} </span> : null}
-          <span className="banner-meaning">{words.meaning}</span>
-          {retry && <span className="banner-retry"> {retry}</span>}
+  // Second line: a retry failure, else the meaning, the one countdown and (offline) how
+  // old the member list is. Always present, so the banner keeps one height.
+  const second = retryError ? (
+    <span className="banner-error" role="alert">
+      {retryError}
+    </span>
+  ) : (
+    <>
+      {words.meaning && <span className="banner-meaning">{words.meaning}</span>}
+      {retry && <span className="banner-retry"> {retry}.</span>}
+      {decidingOffline && roster && (
+        <span className={`banner-roster${roster.stale ? " banner-roster--stale" : ""}`}>
+          {" "}
+          {roster.stale ? "⚠ " : ""}
+          {roster.text}
         </span>
+      )}
+    </>
+  );
+
+  return (
+    <section
+      className={`banner banner--${words.tone}`}
+      aria-label="Connection"
+      data-testid="connection-state"
+      data-state={words.state}
+    >
+      <p className="sr-only" role="status">
+        {announced}
+      </p>
+      <div className="banner-row" aria-hidden="true" title={[words.title, words.cause].filter(Boolean).join(": ")}>
+        <span className={`banner-symbol banner-symbol--${words.tone}`}>{SYMBOL[words.tone]}</span>
+        <strong className="banner-title">{words.title}</strong>
+        {words.cause && <span className="banner-cause">{words.cause}</span>}
       </div>
       <div className="banner-actions">
-        <button type="button" className="btn" data-testid="retry-now" onClick={retryNow} disabled={retrying}>
-          {retrying ? "Trying…" : live ? "Reconnect" : "Retry now"}
-        </button>
+        {words.canRetry ? (
+          <button type="button" className="btn" data-testid="retry-now" onClick={retryNow} disabled={retrying}>
+            {retrying ? "Trying…" : "Retry now"}
+          </button>
+        ) : null}
         <button type="button" className="btn btn-quiet" aria-expanded={open} onClick={() => setOpen((o) => !o)}>
           {open ? "Hide details" : "Details"}
         </button>
       </div>
-      {retryError && (
-        <p className="banner-error" role="alert">
-          {retryError}
-        </p>
-      )}
-      {decidingOffline && roster && (
-        <p className={`banner-roster${roster.stale ? " banner-roster--stale" : ""}`}>
-          {roster.stale ? "⚠ " : ""}
-          {roster.text}
-        </p>
-      )}
+      <p className="banner-second">{second}</p>
       {open && (
         <div className="details" aria-label="Connection details">
           <dl className="details-grid">
@@ -78,8 +100,6 @@ export function ConnectionBanner({ status, retryAt, details, errors, info, onRet
             </dd>
             <dt>Round trip</dt>
             <dd>{rttWords(details?.rtt_ms)}</dd>
-            <dt>Last event</dt>
-            <dd>{details ? `#${details.last_seq}` : "—"}</dd>
             <dt>Member list</dt>
             <dd className={roster?.stale ? "details-warn" : undefined}>{roster?.text ?? "—"}</dd>
             <dt>App</dt>
@@ -95,7 +115,7 @@ export function ConnectionBanner({ status, retryAt, details, errors, info, onRet
             <ul className="details-errors">
               {errors.map((e, i) => (
                 <li key={`${e.at}-${e.code}-${i}`}>
-                  <time dateTime={e.at}>{clockSeconds(e.at)}</time> <code>{e.code}</code> {e.message}
+                  <time dateTime={e.at}>{clockSeconds(e.at)}</time> <span title={e.code}>{e.message}</span>
                 </li>
               ))}
             </ul>

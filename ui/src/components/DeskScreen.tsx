@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import type { CheckInRequest, CheckOutRequest, Member } from "../bindings";
-import type { DeskState } from "../state/desk";
+import { statsAsOf, type DeskState } from "../state/desk";
 import type { ResultState } from "../state/result";
 import { OWN_FOCUS, useKeepFocus, useReaderRouting } from "../hooks";
 import { ScanBox } from "./ScanBox";
@@ -100,7 +100,7 @@ export function DeskScreen({ desk, result, active, manager, checkIn, checkOut, d
         )}
       </div>
       <aside className="desk-side">
-        <StatsTiles stats={desk.stats} />
+        <StatsTiles stats={desk.stats} asOf={statsAsOf(desk)} />
         <OutboxPanel counts={desk.counts} outbox={desk.outbox} />
         <ActivityFeed feed={desk.feed} />
       </aside>

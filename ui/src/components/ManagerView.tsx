@@ -83,7 +83,7 @@ export function ManagerView({ eventTick, checkOut }: Props) {
               <th>Desk</th>
               <th>Status</th>
               <th>Link</th>
-              <th>Queued scans</th>
+              <th>Waiting to send</th>
               <th>Signed in</th>
               <th>Last seen</th>
             </tr>

@@ -1,30 +1,40 @@
 import type { Counts, Event, OutboxEntry, ScanResult, Stats } from "../bindings";
 import { describeEvent, feedLineText } from "../state/feed";
-import { entryLine, waitingFirst } from "../state/outbox";
+import { entryLine, unsent } from "../state/outbox";
 import { resultTitle } from "../state/result";
 
-/** Live figures; each number element holds only the number (its label is a sibling). */
-export function StatsTiles({ stats }: { stats: Stats | null }) {
+/**
+ * Live figures; each number element holds only the number (its label is a sibling).
+ * Not live, they say as of when, instead of silently freezing.
+ */
+export function StatsTiles({ stats, asOf }: { stats: Stats | null; asOf: string | null }) {
   return (
-    <section className="stats" aria-label="Today at this gym">
-      <div className="stat">
-        <span className="stat-value" data-testid="stats-occupancy">
-          {stats ? String(stats.occupancy) : ""}
-        </span>
-        <span className="stat-label">inside now</span>
+    <section className="stats-block" aria-label="Today at this gym">
+      <div className="stats">
+        <div className="stat">
+          <span className="stat-value" data-testid="stats-occupancy">
+            {stats ? String(stats.occupancy) : ""}
+          </span>
+          <span className="stat-label">inside now</span>
+        </div>
+        <div className="stat">
+          <span className="stat-value" data-testid="stats-today">
+            {stats ? String(stats.today_total) : ""}
+          </span>
+          <span className="stat-label">check-ins today</span>
+        </div>
+        <div className="stat">
+          <span className="stat-value" data-testid="stats-avg-stay">
+            {stats ? String(Math.round(stats.avg_stay_minutes)) : ""}
+          </span>
+          <span className="stat-label">min average stay</span>
+        </div>
       </div>
-      <div className="stat">
-        <span className="stat-value" data-testid="stats-today">
-          {stats ? String(stats.today_total) : ""}
-        </span>
-        <span className="stat-label">check-ins today</span>
-      </div>
-      <div className="stat">
-        <span className="stat-value" data-testid="stats-avg-stay">
-          {stats ? String(Math.round(stats.avg_stay_minutes)) : ""}
-        </span>
-        <span className="stat-label">min average stay</span>
-      </div>
+      {asOf && (
+        <p className="stats-as-of" data-testid="stats-as-of">
+          {asOf}
+        </p>
+      )}
     </section>
   );
 }
@@ -63,24 +73,26 @@ export function ActivityFeed({ feed }: { feed: Event[] }) {
   );
 }
 
+/** "Saved on this desk, not sent yet": only what still has to reach the server. */
 export function OutboxPanel({ counts, outbox }: { counts: Counts | null; outbox: OutboxEntry[] }) {
-  const waiting = counts?.pending ?? outbox.filter((e) => e.state === "pending").length;
-  const lines = waitingFirst(outbox).map((e) => entryLine(e));
+  const waiting = counts?.pending ?? unsent(outbox).length;
+  const lines = unsent(outbox).map((e) => entryLine(e));
   return (
-    <section className="panel outbox" aria-label="Saved scans">
+    <section className="panel outbox" aria-label="Saved on this desk, not sent yet">
       <h2 className="panel-title">
-        Waiting to send: <span className={`outbox-count${waiting > 0 ? " outbox-count--waiting" : ""}`} data-testid="outbox-count">{String(waiting)}</span>
+        Saved on this desk, not sent yet:{" "}
+        <span className={`outbox-count${waiting > 0 ? " outbox-count--waiting" : ""}`} data-testid="outbox-count">
+          {String(waiting)}
+        </span>
       </h2>
       {lines.length === 0 ? (
-        <p className="panel-empty">Every scan has been confirmed by the server.</p>
+        <p className="panel-empty">Nothing waiting: every scan has reached the server.</p>
       ) : (
         <ul className="outbox-list">
           {lines.map((l) => (
-            <li key={l.opId} className={`outbox-item outbox-item--${l.tone}`}>
+            <li key={l.opId} className="outbox-item">
               <span className="outbox-time">{l.time}</span> <span className="outbox-who">{l.who}</span>{" "}
-              <span className="outbox-what">{l.what}</span>{" "}
-              <span className={`tag tag--${l.tone}`}>{l.state}</span>
-              {l.answer && l.tone === "rejected" && <span className="outbox-answer"> {l.answer}</span>}
+              <span className="outbox-what">{l.what}</span>
             </li>
           ))}
         </ul>

@@ -8,8 +8,9 @@ import {
   canOverride,
   checkOutRequest,
   overrideRequest,
+  announcement,
   resultTitle,
-  verdictWord,
+  verdict,
   type Shown,
 } from "../state/result";
 
@@ -31,26 +32,24 @@ function initials(name: string): string {
   return letters.map((p) => (p ?? "").charAt(0).toUpperCase()).join("") || "?";
 }
 
+/**
+ * The card and, for someone let in, until when: the reason of a turn-away is the message
+ * (said once), so its dates are not repeated here.
+ */
 function memberMeta(result: ScanResult): string {
   const m = result.member;
   const bits: string[] = [];
   const card = result.card ?? m?.card;
   if (card) bits.push(`Card ${card}`);
-  if (m) {
-    bits.push(`membership ${m.status}`);
-    if (m.valid_until) bits.push(`valid until ${writtenDate(m.valid_until)}`);
-    if (m.frozen_from)
-      bits.push(
-        `frozen from ${writtenDate(m.frozen_from)}${m.frozen_until ? ` to ${writtenDate(m.frozen_until)}` : ""}`,
-      );
-  }
-  if (result.provisional && result.status !== "accepted") bits.push("not yet confirmed by the server");
+  const letIn = result.status === "accepted" || result.status === "queued";
+  if (m && letIn && result.action === "check_in" && m.valid_until) bits.push(`valid until ${writtenDate(m.valid_until)}`);
   return bits.join(" · ");
 }
 
 export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMember, onMemberChanged }: Props) {
   const result = shown?.result ?? null;
   const status = result?.status;
+  const said = result && shown ? verdict(result, shown.late) : null;
   return (
     <section className={`result result--${status ?? "idle"}${shown?.late === "rejected" ? " result--late" : ""}`}>
       <div
@@ -60,7 +59,6 @@ export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMembe
         data-op-id={result?.op_id ?? undefined}
         data-elapsed-ms={result ? String(result.elapsed_ms) : undefined}
         data-repeated={result?.repeated ? "true" : undefined}
-        aria-live="assertive"
       >
         {result && shown ? (
           <>
@@ -68,7 +66,12 @@ export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMembe
               {initials(resultTitle(result))}
             </div>
             <div className="result-body">
-              <p className="result-verdict">{verdictWord(result, shown.late)}</p>
+              <p className="result-verdict">
+                <span className="result-symbol" aria-hidden="true">
+                  {said?.symbol}
+                </span>{" "}
+                {said?.words}
+              </p>
               <p className="result-name">{resultTitle(result)}</p>
               <p className="result-message">{result.message}</p>
               {result.repeated && (
@@ -94,6 +97,9 @@ export function ResultPanel({ shown, onOverride, onCheckOut, manager, onAddMembe
           </div>
         )}
       </div>
+      <p className="sr-only" aria-live="assertive" aria-atomic="true">
+        {result && shown ? announcement(result, shown.late) : ""}
+      </p>
       {result && shown && (
         <ResultActions
           key={shown.token}

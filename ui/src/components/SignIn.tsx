@@ -1,5 +1,6 @@
 import { useRef, useState, type FormEvent } from "react";
-import { commands, type AppInfo, type SessionInfo } from "../bindings";
+import { commands, type AppInfo, type GymChoice, type SessionInfo } from "../bindings";
+import { firstChoice } from "../state/session";
 import { call } from "../api";
 
 interface Props {
@@ -12,6 +13,10 @@ interface Props {
 export function SignIn({ info, bootError, onSignedIn }: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Someone who works at several gyms, at a desk with none configured, chooses one.
+  const [gyms, setGyms] = useState<GymChoice[] | null>(null);
+  const [gym, setGym] = useState("");
+  const [prompt, setPrompt] = useState<string | null>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
 
   const submit = async (e: FormEvent<HTMLFormElement>) => {
@@ -24,10 +29,20 @@ export function SignIn({ info, bootError, onSignedIn }: Props) {
     const password = String(form.get("password") ?? "");
     setBusy(true);
     setError(null);
-    const r = await call(() => commands.signIn(server, username, password));
+    setPrompt(null);
+    const location = gyms ? gym || null : null;
+    const r = await call(() => commands.signIn(server, username, password, location));
     setBusy(false);
     if (r.ok) {
       onSignedIn(r.data);
+      return;
+    }
+    const offered = r.error.gyms ?? [];
+    if (r.error.code === "choose_location" && offered.length > 0) {
+      // Not a failure: one more question, answered by the list below.
+      setGyms(offered);
+      setGym(firstChoice(offered));
+      setPrompt(r.error.message);
       return;
     }
     setError(r.error.message);
@@ -100,6 +115,32 @@ export function SignIn({ info, bootError, onSignedIn }: Props) {
               autoComplete="current-password"
             />
           </label>
+          {gyms && (
+            <label className="field">
+              <span>Gym this desk is at</span>
+              <select
+                name="location"
+                data-testid="signin-location"
+                value={gym}
+                onChange={(e) => {
+                  setGym(e.target.value);
+                  setError(null);
+                }}
+              >
+                {gyms.map((g) => (
+                  <option key={g.id} value={g.id}>
+                    {g.name}
+                    {g.remembered ? " (this desk's last gym)" : ""}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          {prompt && (
+            <p className="signin-prompt" data-testid="signin-prompt" role="status">
+              {prompt}
+            </p>
+          )}
           {error && (
             <p className="signin-error" data-testid="signin-error" role="alert">
               {error}

@@ -1,4 +1,8 @@
-// The connection banner's words, and the countdown to the next connection attempt.
+// The connection banner's words and the countdown to the next connection attempt.
+//
+// Each thing is said once: the state in a word or two, what happened (the desk library's
+// sentence), what it means for scans, and one countdown. Calm amber while the desk works
+// on its own; red only when a person must do something (sign in, update, press retry).
 
 import type { ConnectionState, Status } from "../bindings";
 
@@ -8,59 +12,73 @@ export interface BannerWords {
   state: ConnectionState;
   /** The state in a word or two: "Live", "Offline", …. */
   title: string;
-  /** What it means for the person at the desk (scans are safe, what to do). */
-  meaning: string;
+  /** What happened, when it adds to the title (the desk's own sentence), else null. */
+  cause: string | null;
+  /** What it means for the person at the desk: scans are safe, or what to do. */
+  meaning: string | null;
   tone: BannerTone;
+  /** Offer "retry now": only when not live. */
+  canRetry: boolean;
 }
 
-const WORDS: Record<ConnectionState, Omit<BannerWords, "state">> = {
-  live: {
-    title: "Live",
-    meaning: "Connected to the server. Scans are confirmed at once.",
-    tone: "calm",
-  },
-  connecting: {
-    title: "Connecting…",
-    meaning: "Scans are safe: they are saved on this desk and sent as soon as the server answers.",
-    tone: "warn",
-  },
-  reconnecting: {
-    title: "Reconnecting",
-    meaning: "Scans are safe: they are saved on this desk and sent as soon as the link is back.",
-    tone: "warn",
-  },
+interface StateWords {
+  title: string;
+  meaning: string | null;
+  tone: BannerTone;
+  /** The desk's detail sentence is worth showing (it names the cause or the action). */
+  showCause: boolean;
+}
+
+const SAFE = "Scans are safe: each is saved on this desk and sent when the server answers.";
+
+const WORDS: Record<ConnectionState, StateWords> = {
+  live: { title: "Live", meaning: "Connected. Scans are confirmed at once.", tone: "calm", showCause: false },
+  connecting: { title: "Connecting…", meaning: SAFE, tone: "warn", showCause: false },
+  reconnecting: { title: "Reconnecting", meaning: SAFE, tone: "warn", showCause: true },
   http_fallback: {
     title: "Connected (backup link)",
-    meaning: "The live link is blocked, so the desk sends and receives over a slower backup link. Scans are confirmed.",
+    meaning: "The live link is blocked on this network; scans are confirmed over a slower backup link.",
     tone: "warn",
+    showCause: false,
   },
   offline: {
     title: "Offline",
-    meaning:
-      "Scans are safe: the desk decides from its member list, saves every check-in and sends them when the server is back.",
-    tone: "bad",
+    meaning: "Scans are safe: the desk decides from its member list and sends each when the server is back.",
+    tone: "warn",
+    showCause: true,
   },
-  signed_out: {
-    title: "Signed out",
-    meaning: "Sign in again. Saved scans stay on this desk and are sent after the next sign-in.",
-    tone: "bad",
-  },
-  update_required: {
-    title: "Update required",
-    meaning: "This app is too old for the server. Ask IT to update it; saved scans stay on this desk.",
-    tone: "bad",
-  },
+  // The desk's sentence says what to do and that saved scans are kept: said once, there.
+  signed_out: { title: "Signed out", meaning: null, tone: "bad", showCause: true },
+  update_required: { title: "Update required", meaning: null, tone: "bad", showCause: true },
+};
+
+const FALLBACK_MEANING: Record<ConnectionState, string> = {
+  live: "",
+  connecting: "",
+  reconnecting: "",
+  http_fallback: "",
+  offline: "",
+  signed_out: "Sign in again. Scans saved on this desk are kept and sent after sign-in.",
+  update_required: "This app is too old for the server. Ask IT to update it; scans saved here are kept.",
 };
 
 /** The banner for a status; `null` (not known yet) reads as connecting. */
 export function bannerWords(status: Status | null): BannerWords {
   const state: ConnectionState = status?.state ?? "connecting";
-  const words = WORDS[state] ?? {
-    title: String(state).replace(/_/g, " "),
-    meaning: "Scans are saved on this desk.",
-    tone: "warn" as const,
+  const words = WORDS[state] ?? { title: String(state).replace(/_/g, " "), meaning: SAFE, tone: "warn", showCause: true };
+  const detail = status?.detail?.trim() || null;
+  const cause = words.showCause ? detail : null;
+  const meaning = words.meaning ?? (cause ? null : FALLBACK_MEANING[state] || null);
+  // Offline with no try scheduled: the desk has stopped trying and waits for a person.
+  const stopped = state === "offline" && status != null && status.next_retry_ms == null;
+  return {
+    state,
+    title: words.title,
+    cause,
+    meaning,
+    tone: stopped ? "bad" : words.tone,
+    canRetry: state !== "live",
   };
-  return { state, ...words };
 }
 
 /** "12 s", "1 min 05 s". */
@@ -73,8 +91,8 @@ export function countdown(ms: number): string {
 }
 
 /**
- * The retry line: "Next try in 12 s", "Trying now…" once the time has come, or null when
- * no try is scheduled (live, or nothing to retry).
+ * The one countdown: "Next try in 12 s", "Trying now…" once the time has come, or null
+ * when no try is scheduled (live, or the desk waits for "retry now").
  */
 export function retryLine(status: Status | null, retryAt: number | null, now: number): string | null {
   if (!status || retryAt == null || status.state === "live") return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deskReducer, initialDesk, mergeErrors, wantsSnapshot, type DeskState } from "./desk";
+import { deskReducer, initialDesk, mergeErrors, statsAsOf, wantsSnapshot, type DeskState } from "./desk";
 import { entry, event, scan, snapshot, status } from "./test-fixtures";
 
 const NOW = 1_700_000_000_000;
@@ -118,5 +118,30 @@ describe("deskReducer", () => {
     expect(wantsSnapshot({ kind: "resync" })).toBe(true);
     expect(wantsSnapshot({ kind: "outbox", counts: { pending: 1, acked: 0, rejected: 0 } })).toBe(true);
     expect(wantsSnapshot({ kind: "server_event", event: event(1) })).toBe(false);
+  });
+});
+
+describe("statsAsOf", () => {
+  it("says as of when the figures came while not live, nothing while live", () => {
+    const s = loaded();
+    expect(statsAsOf(s)).toBeNull();
+    const offline = deskReducer(s, {
+      type: "update",
+      update: { kind: "status", status: status({ state: "offline", next_retry_ms: 3000 }) },
+      now: NOW,
+    });
+    expect(statsAsOf(offline, "UTC")).toBe("As of 08:00: these figures update when the server is back.");
+    expect(statsAsOf({ ...offline, status: status({ state: "http_fallback" }) })).toBeNull();
+    expect(statsAsOf({ ...offline, stats: null })).toBeNull();
+  });
+
+  it("moves the time on with each new figure", () => {
+    const s = deskReducer(loaded(), {
+      type: "update",
+      update: { kind: "stats", stats: { occupancy: 1, today_total: 2, avg_stay_minutes: 3 } },
+      now: Date.parse("2026-11-22T09:15:00Z"),
+    });
+    expect(s.statsAt).toBe("2026-11-22T09:15:00.000Z");
+    expect(statsAsOf({ ...s, status: status({ state: "reconnecting" }) }, "UTC")).toMatch(/^As of 09:15/);
   });
 });

@@ -13,6 +13,7 @@ import type {
   Status,
 } from "../bindings";
 import { lastSeqOf, mergeFeed } from "./feed";
+import { clock } from "./time";
 
 export const ERRORS_LIMIT = 20;
 
@@ -41,6 +42,8 @@ export interface DeskState {
   counts: Counts | null;
   outbox: OutboxEntry[];
   stats: Stats | null;
+  /** When the server last gave `stats` (ISO time), for "as of" when not live. */
+  statsAt: string | null;
   feed: Event[];
   errors: ErrorRecord[];
   details: DeskDetails | null;
@@ -55,6 +58,7 @@ export const initialDesk: DeskState = {
   counts: null,
   outbox: [],
   stats: null,
+  statsAt: null,
   feed: [],
   errors: [],
   details: null,
@@ -113,6 +117,7 @@ export function deskReducer(state: DeskState, action: DeskAction): DeskState {
         retryAt: statusMoved ? state.retryAt : retryAt(s.status, action.now),
         counts: countsMoved ? state.counts : s.counts,
         stats: statsMoved ? state.stats : (s.stats ?? state.stats),
+        statsAt: statsMoved ? state.statsAt : (s.stats_at ?? state.statsAt),
         outbox: s.outbox,
         feed,
         errors: mergeErrors(state.errors, s.recent_errors),
@@ -154,11 +159,12 @@ export function deskReducer(state: DeskState, action: DeskAction): DeskState {
             feed,
             details,
             stats: stats ?? state.stats,
+            statsAt: stats ? new Date(action.now).toISOString() : state.statsAt,
             versions: stats ? { ...versions, stats: versions.stats + 1 } : versions,
           };
         }
         case "stats":
-          return { ...state, stats: u.stats, versions: { ...versions, stats: versions.stats + 1 } };
+          return { ...state, stats: u.stats, statsAt: new Date(action.now).toISOString(), versions: { ...versions, stats: versions.stats + 1 } };
         case "error":
           return { ...state, errors: mergeErrors(state.errors, [u.error]) };
         case "resync":
@@ -174,4 +180,15 @@ export function deskReducer(state: DeskState, action: DeskAction): DeskState {
 /** Updates after which the outbox list (and the figures of the details panel) is re-read. */
 export function wantsSnapshot(update: DeskUpdate): boolean {
   return update.kind === "outbox" || update.kind === "settled" || update.kind === "resync" || update.kind === "status";
+}
+
+/**
+ * "As of 14:02": when the desk is not live the figures stop moving, and say so rather
+ * than freezing silently. Null when live, or before any figures came.
+ */
+export function statsAsOf(state: Pick<DeskState, "status" | "stats" | "statsAt">, timeZone?: string): string | null {
+  const live = state.status?.state === "live" || state.status?.state === "http_fallback";
+  if (live || !state.stats || !state.statsAt) return null;
+  const at = clock(state.statsAt, timeZone);
+  return at ? `As of ${at}: these figures update when the server is back.` : null;
 }

@@ -40,13 +40,14 @@ describe("describeEvent", () => {
     expect(line.tone).toBe("in");
   });
 
-  it("marks queued and override check-ins", () => {
+  it("marks check-ins saved offline and overrides, in staff words", () => {
     const e = event(2, {
       override: true,
       check_in: visit({ queued: true, override: { reason: "renewed", rule: "membership_expired", by: "sam" } }),
     });
     const text = feedLineText(describeEvent(e, "UTC"));
-    expect(text).toContain("(queued, override)");
+    expect(text).toContain("(saved offline, override)");
+    expect(text).not.toMatch(/queued/);
   });
 
   it("describes automatic check-outs and stays", () => {

@@ -29,7 +29,7 @@ export interface FeedLine {
   time: string;
   /** "Ada Lovelace checked in at front-1". */
   text: string;
-  /** Markers shown beside the text: "queued", "override", "auto check-out", …. */
+  /** Markers shown beside the text: "saved offline", "override", "auto check-out", …. */
   tags: string[];
   tone: Tone;
 }
@@ -48,7 +48,7 @@ export function describeEvent(event: Event, timeZone?: string): FeedLine {
   const override = event.override === true || Boolean(visit?.override);
   switch (event.kind) {
     case "member_checked_in": {
-      if (visit?.queued) tags.push("queued");
+      if (visit?.queued) tags.push("saved offline");
       if (override) tags.push("override");
       if (visit?.needs_review) tags.push("needs review");
       const at = visit?.desk_id ? ` at ${visit.desk_id}` : "";
@@ -57,7 +57,7 @@ export function describeEvent(event: Event, timeZone?: string): FeedLine {
     case "member_checked_out": {
       const auto = event.auto === true || visit?.auto === true;
       if (auto) tags.push("auto check-out");
-      if (visit?.queued) tags.push("queued");
+      if (visit?.queued) tags.push("saved offline");
       if (override) tags.push("override");
       const minutes = stay(visit?.stay_minutes);
       const after = minutes ? ` after ${minutes}` : "";
@@ -87,7 +87,7 @@ export function describeEvent(event: Event, timeZone?: string): FeedLine {
   }
 }
 
-/** The whole line as one string: "14:02 Ada Lovelace checked in at front-1 (queued)". */
+/** The whole line as one string: "14:02 Ada Lovelace checked in at front-1 (saved offline)". */
 export function feedLineText(line: FeedLine): string {
   const tags = line.tags.length ? ` (${line.tags.join(", ")})` : "";
   return `${line.time} ${line.text}${tags}`.trim();

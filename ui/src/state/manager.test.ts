@@ -34,7 +34,7 @@ describe("manager view", () => {
     const kept = visit({ id: "2", needs_review: true, review: { decision: "keep", by: "m", at: "2026-11-22T12:00:00Z" } });
     const voided = visit({ id: "3", needs_review: true, voided: true });
     expect(awaitingReview([pending, kept, voided, visit({ id: "4" })]).map((v) => v.id)).toEqual(["1"]);
-    expect(visitFlags(pending)).toEqual(["queued", "needs review"]);
+    expect(visitFlags(pending)).toEqual(["saved offline", "needs review"]);
     expect(visitFlags(kept)).toEqual(["kept"]);
     expect(visitFlags(voided)).toEqual(["voided"]);
     expect(visitFlags(visit({ auto: true, override: { reason: "r", rule: "membership_frozen", by: "s" } }))).toEqual(["override", "auto check-out"]);

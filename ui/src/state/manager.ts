@@ -61,10 +61,10 @@ export function awaitingReview(visits: readonly Visit[]): Visit[] {
   return visits.filter((v) => v.needs_review === true && !v.review && !v.voided);
 }
 
-/** The markers of a visit in the history: queued, override, auto, voided, needs review, kept. */
+/** The markers of a visit in the history: saved offline, override, auto, voided, needs review, kept. */
 export function visitFlags(v: Visit): string[] {
   const flags: string[] = [];
-  if (v.queued) flags.push("queued");
+  if (v.queued) flags.push("saved offline");
   if (v.override) flags.push("override");
   if (v.auto) flags.push("auto check-out");
   if (v.voided) flags.push("voided");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { entryLine, waitingFirst } from "./outbox";
+import { entryLine, unsent } from "./outbox";
 import { entry } from "./test-fixtures";
 
 describe("outbox lines", () => {
@@ -32,13 +32,13 @@ describe("outbox lines", () => {
     expect(entryLine(entry({ offline: false, action: "check_out", provisional: null })).what).toBe("check-out");
   });
 
-  it("lists waiting entries first", () => {
-    const list = waitingFirst([
+  it("lists only what is not sent yet, oldest first", () => {
+    const list = unsent([
       entry({ op_id: "a", state: "acked" }),
       entry({ op_id: "b" }),
       entry({ op_id: "c", state: "rejected" }),
       entry({ op_id: "d" }),
     ]);
-    expect(list.map((e) => e.op_id)).toEqual(["b", "d", "a", "c"]);
+    expect(list.map((e) => e.op_id)).toEqual(["b", "d"]);
   });
 });

@@ -1,4 +1,4 @@
-// The outbox list's words: what each saved scan is, and where it stands.
+// "Saved on this desk, not sent yet": what each waiting scan is, in staff words.
 
 import type { OutboxEntry } from "../bindings";
 import { clock } from "./time";
@@ -40,9 +40,7 @@ export function entryLine(entry: OutboxEntry, timeZone?: string): EntryLine {
   return { opId: entry.op_id, time: clock(entry.created_at, timeZone), who, what, state, answer: entry.answer, tone };
 }
 
-/** Waiting entries first (oldest first, the order they are sent), then answered ones. */
-export function waitingFirst(entries: readonly OutboxEntry[]): OutboxEntry[] {
-  const waiting = entries.filter((e) => e.state === "pending");
-  const done = entries.filter((e) => e.state !== "pending");
-  return [...waiting, ...done];
+/** What the desk still has to send, oldest first (the order it sends them). */
+export function unsent(entries: readonly OutboxEntry[]): OutboxEntry[] {
+  return entries.filter((e) => e.state === "pending");
 }

@@ -7,8 +7,9 @@ import {
   overrideRequest,
   resultReducer,
   resultTitle,
+  announcement,
   soundCue,
-  verdictWord,
+  verdict,
   type ResultAction,
   type ResultState,
 } from "./result";
@@ -63,7 +64,7 @@ describe("result panel", () => {
     const after = resultReducer(before, { type: "settled", result: rejected("q") });
     expect(after.shown?.result.status).toBe("rejected");
     expect(after.shown?.late).toBe("rejected");
-    expect(verdictWord(after.shown!.result, after.shown!.late)).toMatch(/turned away/i);
+    expect(verdict(after.shown!.result, after.shown!.late)).toEqual({ symbol: "✕", words: "Turned away by the server" });
     expect(soundCue(before, after)).toBe("no");
   });
 
@@ -218,5 +219,31 @@ describe("panel actions", () => {
     expect(canCheckOut(scan({ action: "check_out" }))).toBe(false);
     expect(checkOutRequest(scan())).toEqual({ card: "D0001", member_id: null, visit_id: null });
     expect(checkOutRequest(scan({ card: null }))).toEqual({ card: null, member_id: "m1", visit_id: null });
+  });
+});
+
+describe("verdict", () => {
+  it("tells let in, not allowed, saved offline and not recognised apart by symbol and words", () => {
+    expect(verdict(scan({ status: "accepted" }), null)).toEqual({ symbol: "✓", words: "Let in" });
+    expect(verdict(scan({ status: "rejected" }), null)).toEqual({ symbol: "✕", words: "Not allowed in" });
+    expect(verdict(scan({ status: "queued" }), null)).toEqual({ symbol: "✓", words: "Let in, saved offline" });
+    expect(verdict(scan({ status: "unknown" }), null)).toEqual({ symbol: "?", words: "Card not recognised" });
+    expect(verdict(scan({ status: "accepted", action: "check_out" }), null).words).toBe("Checked out");
+    expect(verdict(scan({ status: "rejected", action: "check_out" }), null).words).toBe("Not checked out");
+  });
+
+  it("uses no implementation words", () => {
+    for (const status of ["accepted", "queued", "rejected", "unknown"] as const) {
+      for (const action of ["check_in", "check_out"] as const) {
+        expect(verdict(scan({ status, action }), null).words).not.toMatch(/queue|outbox|seq|op id/i);
+      }
+    }
+  });
+
+  it("is announced as one sentence: verdict, who, the reason once", () => {
+    const no = scan({ status: "rejected", message: "Membership expired on 31 Oct 2026.", member: member({ name: "Ann Lee" }) });
+    expect(announcement(no, null)).toBe("Not allowed in: Ann Lee. Membership expired on 31 Oct 2026.");
+    const again = { ...scan({ status: "accepted", message: "" , member: member({ name: "Bo" }) }), repeated: true };
+    expect(announcement(again, null)).toBe("Let in: Bo. Same card read again.");
   });
 });

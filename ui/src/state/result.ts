@@ -170,20 +170,34 @@ export function resultTitle(result: ScanResult): string {
   return result.member?.name ?? result.member_name ?? (result.card ? `Card ${result.card}` : "Unknown member");
 }
 
-/** The short verdict word shown above the message. */
-export function verdictWord(result: ScanResult, late: Late): string {
+/** The verdict: the panel's largest line, a symbol as well as a colour. */
+export interface Verdict {
+  /** ✓ let in / checked out, ✕ not allowed, ? not recognised. */
+  symbol: "✓" | "✕" | "?";
+  words: string;
+}
+
+export function verdict(result: ScanResult, late: Late): Verdict {
   const out = result.action === "check_out";
-  if (late === "rejected") return "Turned away by the server";
+  if (late === "rejected") return { symbol: "✕", words: "Turned away by the server" };
   switch (result.status) {
     case "accepted":
-      return out ? "Checked out" : "Welcome in";
+      return { symbol: "✓", words: out ? "Checked out" : "Let in" };
     case "queued":
-      return out ? "Checked out (queued)" : "Let in (queued)";
+      return { symbol: "✓", words: out ? "Checked out, saved offline" : "Let in, saved offline" };
     case "rejected":
-      return out ? "Not checked out" : "Not allowed in";
+      return { symbol: "✕", words: out ? "Not checked out" : "Not allowed in" };
     case "unknown":
-      return "Card not recognised";
+      return { symbol: "?", words: "Card not recognised" };
   }
+}
+
+/** The panel in one sentence, announced once to screen readers. */
+export function announcement(result: ScanResult, late: Late): string {
+  const v = verdict(result, late);
+  const parts = [`${v.words}: ${resultTitle(result)}.`, result.message];
+  if (result.repeated) parts.push("Same card read again.");
+  return parts.filter(Boolean).join(" ");
 }
 
 /** "Let in anyway": the same person again, with the reason staff gave. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SessionInfo, UserInfo } from "../bindings";
-import { nextSession } from "./session";
+import { firstChoice, nextSession } from "./session";
 
 const ada: UserInfo = { id: "u1", username: "frontdesk", name: "Ada", role: "front_desk", locations: ["demo"] };
 const max: UserInfo = { id: "u2", username: "manager", name: "Max", role: "manager", locations: ["demo"] };
@@ -36,5 +36,15 @@ describe("nextSession", () => {
     const step = nextSession(on(ada), off);
     expect(step.session.signed_in).toBe(false);
     expect(step.fresh).toBe(false);
+  });
+});
+
+describe("firstChoice", () => {
+  it("offers the desk's last gym first, else the first listed, else nothing", () => {
+    const demo = { id: "demo", name: "Demo", remembered: false };
+    const north = { id: "north", name: "North", remembered: true };
+    expect(firstChoice([demo, north])).toBe("north");
+    expect(firstChoice([demo, { ...north, remembered: false }])).toBe("demo");
+    expect(firstChoice([])).toBe("");
   });
 });

@@ -1,6 +1,6 @@
 // Sign-in changes: which session the window shows, and when the desk's state starts over.
 
-import type { SessionInfo } from "../bindings";
+import type { GymChoice, SessionInfo } from "../bindings";
 
 export interface SessionStep {
   session: SessionInfo;
@@ -21,4 +21,9 @@ export function nextSession(prev: SessionInfo | null, next: SessionInfo): Sessio
   // An update that does not carry the user (not known yet) keeps the one already known.
   const user = next.user ?? (fresh ? null : (prev?.user ?? null));
   return { session: { ...next, user }, fresh };
+}
+
+/** The gym offered first at sign-in: the desk's last one, else the first listed. */
+export function firstChoice(gyms: readonly GymChoice[]): string {
+  return (gyms.find((g) => g.remembered) ?? gyms[0])?.id ?? "";
 }

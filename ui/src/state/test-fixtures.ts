@@ -86,6 +86,7 @@ export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
     counts: { pending: 0, acked: 0, rejected: 0 },
     outbox: [],
     stats: { occupancy: 3, today_total: 10, avg_stay_minutes: 42 },
+    stats_at: "2026-11-22T08:00:00Z",
     feed: [],
     recent_errors: [],
     server: "http://127.0.0.1:8080",
