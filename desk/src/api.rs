@@ -124,6 +124,10 @@ impl Api {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(40))
             .user_agent(concat!("frontdesk-desk/", env!("CARGO_PKG_VERSION")))
+            // A Frontdesk server never redirects. Following one would send a sign-in's
+            // password (307/308 resend the body) or a token to wherever it points, a
+            // captive portal or worse; it is reported instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 DeskError::new(crate::error::ErrorCode::HttpClient, format!("cannot set up HTTP: {e}"), false)

@@ -163,12 +163,44 @@ fn decode(raw: RawEntry) -> Result<Entry> {
     })
 }
 
+/// The desk's folder, readable by the signed-in OS account only when the desk makes it
+/// (it holds the member list). On Windows and macOS the per-user data folder's own
+/// permissions already keep other accounts out.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// `outbox.db` (member names, cards, phones, the scans) for its owner only, made so before
+/// SQLite opens it, which gives its `-wal` and `-shm` files the same permissions.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Outbox {
     /// Opens (creating and migrating) `outbox.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DeskError::storage(format!("cannot create {}: {e}", dir.display())))?;
+        private_dir(dir).map_err(|e| DeskError::storage(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("outbox.db");
+        owner_only(&path).map_err(|e| DeskError::storage(format!("cannot restrict {}: {e}", path.display())))?;
         let mut conn =
             Connection::open(&path).map_err(|e| DeskError::storage(format!("cannot open {}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

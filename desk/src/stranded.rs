@@ -97,6 +97,11 @@ impl Desk {
                     Err(TokenFailure::Keychain(e)) => return Err(e),
                 };
                 match self.shared.api.post_command(&access.token, &entry.command).await {
+                    // Not a verdict on the scan but on who sends it: it stays saved for
+                    // someone who works there.
+                    Ok(ack) if ack.code == Some(frontdesk_protocol::RejectionCode::LocationForbidden) => {
+                        return stopped(accepted + rejected, not_theirs(&location));
+                    }
                     Ok(ack) => {
                         if ack.status == frontdesk_protocol::ws::AckStatus::Accepted {
                             accepted += 1;
@@ -105,22 +110,20 @@ impl Desk {
                         }
                         outbox.record_ack(&ack)?;
                     }
-                    Err(ApiFailure::Forbidden { .. }) => {
-                        return stopped(
-                            accepted + rejected,
-                            format!(
-                                "The person signed in does not work at gym \"{location}\", so its saved scans \
-                                 cannot be sent with this sign-in. Sign in as someone who works there (a manager), \
-                                 or tell IT."
-                            ),
-                        );
-                    }
+                    Err(ApiFailure::Forbidden { .. }) => return stopped(accepted + rejected, not_theirs(&location)),
                     Err(other) => return stopped(accepted + rejected, other.describe()),
                 }
             }
         }
         Ok(Delivery::Delivered { location, accepted, rejected })
     }
+}
+
+fn not_theirs(location: &str) -> String {
+    format!(
+        "The person signed in does not work at gym \"{location}\", so its saved scans cannot be sent with this \
+         sign-in. Sign in as someone who works there (a manager), or tell IT."
+    )
 }
 
 impl Delivery {

@@ -205,6 +205,10 @@ impl SignInError {
                  server (it has no Frontdesk sign-in). Check the server address with IT: host, port and http or https."
                     .into()
             }
+            Self::Api(ApiFailure::Unexpected { status: 300..=399, .. }) => "This address sends the desk somewhere \
+                 else (an HTTP redirect), so the password was not sent. Use the server address IT gave exactly \
+                 (often https:// rather than http://), or ask IT whether a web filter or a sign-in page is in the way."
+                .into(),
             Self::Api(ApiFailure::Unexpected { status: 426, .. }) => "This server speaks a newer version of Frontdesk \
                  than this app. Install the app's update (or ask IT which version the server needs)."
                 .into(),
@@ -224,7 +228,7 @@ impl SignInError {
             Self::Api(ApiFailure::Unauthorized { .. }) => ErrorCode::InvalidCredentials,
             Self::Api(ApiFailure::Forbidden { .. }) => ErrorCode::Forbidden,
             Self::Api(ApiFailure::Busy { status: 429, .. }) => ErrorCode::TooManyAttempts,
-            Self::Api(ApiFailure::Unexpected { status: 404 | 405, .. }) => ErrorCode::NotFrontdesk,
+            Self::Api(ApiFailure::Unexpected { status: 404 | 405 | 300..=399, .. }) => ErrorCode::NotFrontdesk,
             Self::Api(ApiFailure::Unexpected { status: 426, .. }) => ErrorCode::UpdateRequired,
             Self::Api(ApiFailure::Network(crate::classify::Failure::Tls(_))) => ErrorCode::Certificate,
             Self::Api(ApiFailure::Network(_)) => ErrorCode::ServerUnreachable,

@@ -99,8 +99,8 @@ impl Command {
     }
 }
 
-/// Frames a desk sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Frames a desk sends. Its `Debug` hides the token of a `reauth`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     CheckIn(CheckInCommand),
@@ -113,6 +113,18 @@ pub enum ClientFrame {
     },
     /// Extension `presence`: sent only to a server whose hello lists it.
     Presence(PresenceReport),
+}
+
+impl std::fmt::Debug for ClientFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CheckIn(c) => f.debug_tuple("CheckIn").field(c).finish(),
+            Self::CheckOut(c) => f.debug_tuple("CheckOut").field(c).finish(),
+            Self::Reauth { .. } => f.write_str("Reauth { token: <redacted> }"),
+            Self::Ping { t } => f.debug_struct("Ping").field("t", t).finish(),
+            Self::Presence(p) => f.debug_tuple("Presence").field(p).finish(),
+        }
+    }
 }
 
 /// The frame types this server understands, for telling "unknown type" from "malformed".
@@ -239,6 +251,16 @@ pub enum ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_print_through_debug() {
+        let reauth = ClientFrame::Reauth { token: "eyJ.secret.token".into() };
+        assert!(!format!("{reauth:?}").contains("secret"), "{reauth:?}");
+        let login =
+            crate::api::LoginRequest { username: "ann".into(), password: "hunter2-password".into(), device_name: None };
+        let shown = format!("{login:?}");
+        assert!(shown.contains("ann") && !shown.contains("hunter2"), "{shown}");
+    }
 
     #[test]
     fn check_in_frame_matches_the_contract_example() {

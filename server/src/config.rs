@@ -51,12 +51,14 @@ struct FileSettings {
     event_retention: Option<i64>,
     max_frame_bytes: Option<usize>,
     max_sessions: Option<usize>,
+    max_sessions_per_user: Option<usize>,
     session_queue: Option<usize>,
     ws_rate_per_s: Option<u32>,
     ws_rate_burst: Option<u32>,
     command_timeout_ms: Option<u64>,
     login_max_failures: Option<u32>,
     login_lockout_s: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
     sweep_interval_ms: Option<u64>,
     drain_spread_ms: Option<u64>,
     socket_send_buffer: Option<usize>,
@@ -82,6 +84,9 @@ pub struct Settings {
     pub max_frame_bytes: usize,
     /// Open sessions above which upgrades are refused with 503.
     pub max_sessions: usize,
+    /// Open sessions one account may hold (a shared front-desk account signed in at
+    /// every desk of a chain still fits); above it upgrades are refused.
+    pub max_sessions_per_user: usize,
     /// Frames queued for one session before it is closed as a slow consumer (4008).
     pub session_queue: usize,
     pub ws_rate_per_s: u32,
@@ -89,7 +94,12 @@ pub struct Settings {
     /// A command not stored within this time closes its session with 1013.
     pub command_timeout: Duration,
     pub login_max_failures: u32,
+    /// The longest wait between sign-in attempts of one account or address.
     pub login_lockout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR
+    /// ranges): sign-ins are limited per client, so a gym's desks behind one proxy do not
+    /// lock each other out. From anyone else the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub sweep_interval: Duration,
     /// During a drain, reconnect hints are spread over at most this long.
     pub drain_spread: Duration,
@@ -118,6 +128,28 @@ impl std::fmt::Debug for Settings {
             .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }
+}
+
+/// `FRONTDESK_TRUSTED_PROXIES` (comma-separated) over `trusted_proxies` of the file; each
+/// an address (`10.0.0.5`) or a range (`10.0.0.0/24`).
+fn trusted_proxies(from_env: Option<String>, from_file: Option<Vec<String>>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    let names: Vec<String> = match from_env {
+        Some(list) => list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        None => from_file.unwrap_or_default(),
+    };
+    names
+        .iter()
+        .map(|name| {
+            name.parse::<ipnet::IpNet>().or_else(|_| name.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| {
+                    anyhow::anyhow!(
+                        "trusted_proxies: {name:?} is not an IP address or range. Write addresses such as \
+                         10.0.0.5 or ranges such as 10.0.0.0/24, comma-separated in FRONTDESK_TRUSTED_PROXIES."
+                    )
+                },
+            )
+        })
+        .collect()
 }
 
 /// Hides a password in a database URL before it is logged.
@@ -225,6 +257,7 @@ impl Settings {
             event_retention: pick!("FRONTDESK_EVENT_RETENTION", event_retention, 100_000),
             max_frame_bytes: pick!("FRONTDESK_MAX_FRAME_BYTES", max_frame_bytes, 65_536),
             max_sessions: pick!("FRONTDESK_MAX_SESSIONS", max_sessions, 20_000),
+            max_sessions_per_user: pick!("FRONTDESK_MAX_SESSIONS_PER_USER", max_sessions_per_user, 500),
             session_queue: pick!("FRONTDESK_SESSION_QUEUE", session_queue, 1024),
             // A session runs its commands one at a time, so the store bounds what one desk
             // can make the server do; this limit is against a client flooding frames. It
@@ -237,6 +270,7 @@ impl Settings {
             queued_max_age: Duration::from_secs(pick!("FRONTDESK_QUEUED_MAX_AGE_S", queued_max_age_s, 604_800)),
             login_max_failures: pick!("FRONTDESK_LOGIN_MAX_FAILURES", login_max_failures, 5),
             login_lockout: Duration::from_secs(pick!("FRONTDESK_LOGIN_LOCKOUT_S", login_lockout_s, 60)),
+            trusted_proxies: trusted_proxies(env.var("FRONTDESK_TRUSTED_PROXIES"), file.trusted_proxies.clone())?,
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),
             drain_spread: Duration::from_millis(pick!("FRONTDESK_DRAIN_SPREAD_MS", drain_spread_ms, 30_000)),
             socket_send_buffer: pick!("FRONTDESK_SOCKET_SEND_BUFFER", socket_send_buffer, 0),
@@ -299,6 +333,14 @@ impl Settings {
         let path = self.data_dir.join("jwt-secret");
         if path.exists() {
             self.jwt_secret = read_secret_file(&path)?;
+            if self.jwt_secret.len() < 32 {
+                bail!(
+                    "The demo signing secret {} is empty or too short ({} bytes), so it is not used. Delete the \
+                     file and start again: the server makes a new one (everyone signs in again).",
+                    path.display(),
+                    self.jwt_secret.len()
+                );
+            }
         } else {
             use rand::RngCore;
             let mut bytes = [0u8; 32];
@@ -310,6 +352,34 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Creates the data folder readable by the server's account only (it holds the database
+/// and the demo signing secret). A folder that already exists is left as IT made it; one
+/// open to other accounts is reported in the log.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(dir)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "the data folder is open to other accounts of this machine; `chmod 700` it (it holds password hashes)"
+                );
+            }
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {

@@ -30,6 +30,11 @@ pub enum Control {
     RightsChanged {
         user_id: String,
     },
+    /// A refresh-token family was revoked (signed out, or reuse detected): sessions
+    /// opened with its access tokens end.
+    FamilyRevoked {
+        family_id: String,
+    },
 }
 
 pub struct Hub {

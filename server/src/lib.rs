@@ -18,6 +18,7 @@ pub mod setup;
 pub mod state;
 pub mod store;
 pub mod transport;
+pub mod user_limits;
 pub mod ws;
 
 use std::net::SocketAddr;

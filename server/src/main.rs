@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
 async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.take();
     let mut settings = Settings::load(&cli, &ProcessEnv)?;
-    std::fs::create_dir_all(&settings.data_dir)
+    frontdesk_server::config::create_private_dir(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     if let Some(Command::Admin { action }) = command {
         // Set-up needs the store, not the signing secret.

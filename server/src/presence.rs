@@ -24,6 +24,11 @@ pub const MAX_DESK_ID_CHARS: usize = 64;
 /// ids that stopped being used (or were made up) do not pile up for ever.
 const FORGET_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
+/// Desks tracked per location at most. Desk ids come from desks (any signed-in user can
+/// make one up per request), so without a bound one account could fill the memory; a
+/// gym has tens of desks. At the bound the desk offline longest is forgotten first.
+pub const MAX_DESKS_PER_LOCATION: usize = 500;
+
 /// What the registry knows of one desk.
 #[derive(Debug)]
 struct Desk {
@@ -128,22 +133,32 @@ impl Presence {
 
     /// Runs `update` on the desk, creating it (offline, nothing known) if new.
     fn with_desk<R>(&self, location_id: &str, desk_id: &str, update: impl FnOnce(&mut Desk) -> R) -> R {
+        let fresh = || Desk {
+            sessions: 0,
+            http_reported: None,
+            queued: None,
+            user_name: None,
+            last_seen_at: Utc::now(),
+            last_transport: Transport::WebSocket,
+        };
         let mut desks = self.lock();
         let location = desks.entry(location_id.to_owned()).or_default();
-        if !location.contains_key(desk_id) {
-            location.insert(
-                desk_id.to_owned(),
-                Desk {
-                    sessions: 0,
-                    http_reported: None,
-                    queued: None,
-                    user_name: None,
-                    last_seen_at: Utc::now(),
-                    last_transport: Transport::WebSocket,
-                },
-            );
+        if !location.contains_key(desk_id) && location.len() >= MAX_DESKS_PER_LOCATION {
+            let now = Instant::now();
+            let oldest_offline = location
+                .iter()
+                .filter(|(_, desk)| !desk.online(now))
+                .min_by_key(|(_, desk)| desk.last_seen_at)
+                .map(|(id, _)| id.clone());
+            match oldest_offline {
+                Some(id) => {
+                    location.remove(&id);
+                }
+                // Every tracked desk is online: this one is served but not tracked.
+                None => return update(&mut fresh()),
+            }
         }
-        update(location.get_mut(desk_id).expect("inserted above"))
+        update(location.entry(desk_id.to_owned()).or_insert_with(fresh))
     }
 
     /// Binds a WebSocket session to a desk. `queued` is `None` for a v1 desk, which
@@ -212,6 +227,25 @@ mod tests {
         let mut list = registry.list(location);
         assert_eq!(list.len(), 1, "{list:?}");
         list.remove(0)
+    }
+
+    #[test]
+    fn desks_per_location_are_capped_and_the_longest_offline_goes_first() {
+        let registry = Presence::new();
+        for n in 0..MAX_DESKS_PER_LOCATION {
+            registry.report_http("gym", &format!("made-up-{n:04}"), 0, "Ann");
+        }
+        registry.with_desk("gym", "made-up-0000", |d| d.http_reported = None);
+        registry.with_desk("gym", "made-up-0000", |d| d.last_seen_at = Utc::now() - chrono::TimeDelta::hours(1));
+        registry.report_http("gym", "one-more", 0, "Ann");
+        let list = registry.list("gym");
+        assert_eq!(list.len(), MAX_DESKS_PER_LOCATION);
+        assert!(list.iter().any(|d| d.desk_id == "one-more"));
+        assert!(!list.iter().any(|d| d.desk_id == "made-up-0000"), "the one offline longest was forgotten");
+        // All online: a newcomer is served but not tracked.
+        registry.report_http("gym", "yet-another", 0, "Ann");
+        assert_eq!(registry.list("gym").len(), MAX_DESKS_PER_LOCATION);
+        assert!(registry.list("other-gym").is_empty());
     }
 
     #[test]

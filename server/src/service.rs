@@ -22,8 +22,13 @@ pub enum ApplyError {
     Store(StoreError),
 }
 
+/// Longest member card or id, staff user id (`scanned_by`) and desk or location id: every
+/// free-text field of a command is bounded, since each is stored, kept in events and
+/// broadcast to every desk of the gym.
+const MAX_ID: usize = 100;
+
 /// Checks what serde cannot: non-empty names, one member selector, a reason for an
-/// override. A sentence naming the field, or `Ok`.
+/// override, every text bounded. A sentence naming the field, or `Ok`.
 pub fn validate(command: &Command) -> Result<(), String> {
     fn text(field: &str, value: &str, max: usize) -> Result<(), String> {
         if value.trim().is_empty() {
@@ -34,21 +39,34 @@ pub fn validate(command: &Command) -> Result<(), String> {
         }
         Ok(())
     }
+    fn member(m: &frontdesk_protocol::ws::MemberSelector) -> Result<(), String> {
+        m.validate()?;
+        if let Some(card) = &m.card {
+            text("member.card", card, crate::import::MAX_CARD)?;
+        }
+        if let Some(id) = &m.id {
+            text("member.id", id, MAX_ID)?;
+        }
+        Ok(())
+    }
     match command {
         Command::CheckIn(c) => {
-            text("location_id", &c.location_id, 100)?;
-            text("desk_id", &c.desk_id, 100)?;
-            c.member.validate()?;
+            text("location_id", &c.location_id, MAX_ID)?;
+            text("desk_id", &c.desk_id, MAX_ID)?;
+            member(&c.member)?;
+            if let Some(by) = &c.scanned_by {
+                text("scanned_by", by, MAX_ID)?;
+            }
             if let Some(o) = &c.override_ {
                 text("override.reason", &o.reason, 500)?;
             }
         }
         Command::CheckOut(c) => {
-            text("location_id", &c.location_id, 100)?;
-            text("desk_id", &c.desk_id, 100)?;
+            text("location_id", &c.location_id, MAX_ID)?;
+            text("desk_id", &c.desk_id, MAX_ID)?;
             match (&c.check_in_id, &c.member) {
-                (Some(id), _) => text("check_in_id", id, 100)?,
-                (None, Some(member)) => member.validate()?,
+                (Some(id), _) => text("check_in_id", id, MAX_ID)?,
+                (None, Some(m)) => member(m)?,
                 (None, None) => return Err("A check-out needs `check_in_id` or `member`.".into()),
             }
         }
@@ -68,6 +86,33 @@ pub fn judge_at_server_time(command: &mut Command, now: chrono::DateTime<Utc>) {
     *occurred_at = if queued { (*occurred_at).min(now) } else { now };
 }
 
+/// `scanned_by` names who was at the desk when a queued scan was made (it may differ
+/// from the user delivering it). It is kept only when it names a staff user of the
+/// command's gym; otherwise the visit is recorded as the delivering user's, never
+/// refused: the member was physically let in, and dropping a real visit over a bad
+/// attribution would lose it. The claim that was set aside is logged.
+async fn vouch_for_scanner(state: &Shared, command: &mut Command, actor: &Actor) -> Result<(), StoreError> {
+    let Command::CheckIn(c) = command else { return Ok(()) };
+    let Some(by) = c.scanned_by.as_deref() else { return Ok(()) };
+    if by == actor.user_id {
+        return Ok(());
+    }
+    let works_there = state.store.user_by_id(by).await?.is_some_and(|user| {
+        user.role == frontdesk_protocol::Role::Admin || user.locations.iter().any(|l| l == &c.location_id)
+    });
+    if !works_there {
+        tracing::warn!(
+            op_id = %c.op_id,
+            claimed = %by,
+            recorded_as = %actor.user_id,
+            location = %c.location_id,
+            "scanned_by names no staff user of this gym; recorded as the delivering user"
+        );
+        c.scanned_by = None;
+    }
+    Ok(())
+}
+
 /// Applies a command and returns its ack (with `duplicate` set for a repeated op_id).
 pub async fn apply(
     state: &Shared,
@@ -80,6 +125,7 @@ pub async fn apply(
         Ok(()) => {
             let now = Utc::now();
             judge_at_server_time(&mut command, now);
+            vouch_for_scanner(state, &mut command, actor).await.map_err(ApplyError::Store)?;
             // The store's writer publishes the command's event when its batch commits, in
             // commit order, even if this caller has stopped waiting (timeout): no desk
             // waits for an event that was committed but never broadcast.

@@ -7,12 +7,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::jwt::TokenIssuer;
-use crate::auth::limiter::LoginLimiter;
+use crate::auth::limiter::{Limits, LoginLimiter};
+use crate::auth::password::Hashing;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::store::Store;
+use crate::user_limits::UserLimits;
 
 pub struct AppState {
     pub settings: Settings,
@@ -21,6 +23,10 @@ pub struct AppState {
     pub hub: Hub,
     pub metrics: Metrics,
     pub login_limiter: LoginLimiter,
+    /// Password checks and hashes for requests, bounded (`password::Hashing`).
+    pub hashing: Hashing,
+    /// Sessions and HTTP commands per account.
+    pub user_limits: UserLimits,
     /// Extension `presence`: which desks are online, per location.
     pub presence: Presence,
     /// Cancelled when the server starts draining.
@@ -40,7 +46,13 @@ impl AppState {
             tokens: TokenIssuer::new(&settings.jwt_secret, &settings.issuer, &settings.audience, settings.access_ttl),
             hub: Hub::new(settings.session_queue.max(1024)),
             metrics: Metrics::new(),
-            login_limiter: LoginLimiter::new(settings.login_max_failures, settings.login_lockout),
+            login_limiter: LoginLimiter::new(Limits::new(settings.login_max_failures, settings.login_lockout)),
+            hashing: Hashing::for_this_machine(),
+            user_limits: UserLimits::new(
+                settings.max_sessions_per_user,
+                settings.ws_rate_per_s,
+                settings.ws_rate_burst,
+            ),
             presence: Presence::new(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),

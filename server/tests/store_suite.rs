@@ -24,8 +24,8 @@ use frontdesk_protocol::{
 use frontdesk_server::auth::Actor;
 use frontdesk_server::demo;
 use frontdesk_server::store::{
-    self, Applied, ImportRow, MemberEdit, MemberWrite, NewRefreshToken, RefreshUse, ReviewOutcome, Store, UserRecord,
-    VisitQuery,
+    self, Applied, ImportRow, MemberEdit, MemberWrite, NewRefreshToken, RefreshUse, ReviewOutcome, Store, Successor,
+    UserRecord, VisitQuery,
 };
 use uuid::Uuid;
 
@@ -1065,30 +1065,41 @@ async fn refresh_tokens_are_spent_once_and_reuse_revokes_the_family(store: Arc<d
         family_id: "family-a".into(),
         device_name: Some("Front desk 1".into()),
     };
-    assert_eq!(store.use_refresh_token("a1", gym.at(0)).await.unwrap(), valid);
-    // Rotated: the next token of the family.
-    store.insert_refresh_token(token("a2", "family-a", month)).await.unwrap();
+    // Spent, and its successor stored in the same step.
+    assert_eq!(rotate(&*store, "a1", "a2", gym.at(0)).await, valid);
+    assert!(matches!(rotate(&*store, "a2", "a3", gym.at(1)).await, RefreshUse::Valid { .. }), "the successor works");
 
-    // The spent one again: theft suspected, the family is revoked, the successor too.
-    assert_eq!(store.use_refresh_token("a1", gym.at(1)).await.unwrap(), RefreshUse::Reused);
-    assert_eq!(store.use_refresh_token("a2", gym.at(2)).await.unwrap(), RefreshUse::Revoked);
-    assert_eq!(store.use_refresh_token("a1", gym.at(3)).await.unwrap(), RefreshUse::Reused);
+    // A spent one again: theft suspected, the family is revoked, the successors too,
+    // and no successor is stored for the spent one.
+    let reused = RefreshUse::Reused { family_id: "family-a".into() };
+    assert_eq!(rotate(&*store, "a1", "a1-thief", gym.at(2)).await, reused);
+    assert_eq!(rotate(&*store, "a1-thief", "x", gym.at(2)).await, RefreshUse::Unknown);
+    assert_eq!(rotate(&*store, "a3", "a4", gym.at(3)).await, RefreshUse::Revoked);
+    assert_eq!(rotate(&*store, "a4", "a5", gym.at(3)).await, RefreshUse::Unknown, "never issued into a revoked family");
+    assert_eq!(rotate(&*store, "a1", "a6", gym.at(3)).await, reused);
     // Another family is untouched.
-    assert!(matches!(store.use_refresh_token("b1", gym.at(4)).await.unwrap(), RefreshUse::Valid { .. }));
+    assert!(matches!(rotate(&*store, "b1", "b2", gym.at(4)).await, RefreshUse::Valid { .. }));
 
     store.insert_refresh_token(token("c1", "family-c", gym.at(-1))).await.unwrap();
-    assert_eq!(store.use_refresh_token("c1", gym.at(0)).await.unwrap(), RefreshUse::Expired);
-    assert_eq!(store.use_refresh_token("never-issued", gym.at(0)).await.unwrap(), RefreshUse::Unknown);
+    assert_eq!(rotate(&*store, "c1", "c2", gym.at(0)).await, RefreshUse::Expired);
+    assert_eq!(rotate(&*store, "c2", "c3", gym.at(0)).await, RefreshUse::Unknown, "no successor for an expired one");
+    assert_eq!(rotate(&*store, "never-issued", "n2", gym.at(0)).await, RefreshUse::Unknown);
 
-    // Logout revokes the family of the token presented.
+    // Logout revokes the family of the token presented, and names it.
     store.insert_refresh_token(token("d1", "family-d", month)).await.unwrap();
     store.insert_refresh_token(token("d2", "family-d", month)).await.unwrap();
     store.insert_refresh_token(token("e1", "family-e", month)).await.unwrap();
-    store.revoke_refresh_family_of("d1", gym.at(5)).await.unwrap();
-    assert_eq!(store.use_refresh_token("d2", gym.at(6)).await.unwrap(), RefreshUse::Revoked);
-    assert_eq!(store.use_refresh_token("d1", gym.at(6)).await.unwrap(), RefreshUse::Revoked);
-    assert!(matches!(store.use_refresh_token("e1", gym.at(6)).await.unwrap(), RefreshUse::Valid { .. }));
-    store.revoke_refresh_family_of("never-issued", gym.at(7)).await.unwrap();
+    assert_eq!(store.revoke_refresh_family_of("d1", gym.at(5)).await.unwrap().as_deref(), Some("family-d"));
+    assert_eq!(rotate(&*store, "d2", "d3", gym.at(6)).await, RefreshUse::Revoked);
+    assert_eq!(rotate(&*store, "d1", "d4", gym.at(6)).await, RefreshUse::Revoked);
+    assert!(matches!(rotate(&*store, "e1", "e2", gym.at(6)).await, RefreshUse::Valid { .. }));
+    assert_eq!(store.revoke_refresh_family_of("never-issued", gym.at(7)).await.unwrap(), None);
+}
+
+/// Presents `digest` with `successor` as the next token of its family.
+async fn rotate(store: &dyn Store, digest: &str, successor: &str, at: chrono::DateTime<chrono::Utc>) -> RefreshUse {
+    let next = Successor { digest: successor, expires_at: at + Duration::days(30) };
+    store.rotate_refresh_token(digest, next, at).await.unwrap()
 }
 
 // ================================================================ members
@@ -1503,7 +1514,7 @@ async fn staff_accounts_are_created_changed_disabled_and_reset(store: Arc<dyn St
     assert!(store.set_user_disabled(&casey.id, true, admin, gym.at(3)).await.unwrap());
     assert!(store.user_by_id(&casey.id).await.unwrap().unwrap().disabled);
     assert_eq!(store.disabled_user_ids().await.unwrap(), vec![casey.id.clone()]);
-    assert_eq!(store.use_refresh_token("casey-1", gym.at(4)).await.unwrap(), RefreshUse::Revoked);
+    assert_eq!(rotate(&*store, "casey-1", "casey-1b", gym.at(4)).await, RefreshUse::Revoked);
     assert!(store.set_user_disabled(&casey.id, false, admin, gym.at(5)).await.unwrap());
     assert!(!store.user_by_id(&casey.id).await.unwrap().unwrap().disabled);
     assert!(store.disabled_user_ids().await.unwrap().is_empty());
@@ -1519,7 +1530,7 @@ async fn staff_accounts_are_created_changed_disabled_and_reset(store: Arc<dyn St
     store.insert_refresh_token(token("casey-2", "casey-family-2")).await.unwrap();
     assert!(store.set_password(&casey.id, "hash-2", admin, gym.at(6)).await.unwrap());
     assert_eq!(store.user_by_id(&casey.id).await.unwrap().unwrap().password_hash, "hash-2");
-    assert_eq!(store.use_refresh_token("casey-2", gym.at(7)).await.unwrap(), RefreshUse::Revoked);
+    assert_eq!(rotate(&*store, "casey-2", "casey-2b", gym.at(7)).await, RefreshUse::Revoked);
     assert!(!store.set_password("user-ghost", "hash-3", admin, gym.at(7)).await.unwrap());
     assert_eq!(store.user_count().await.unwrap(), 4);
 }

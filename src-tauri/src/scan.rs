@@ -296,9 +296,13 @@ mod tests {
     #[test]
     fn queued_words_depend_on_connection_and_override() {
         let e = entry();
-        assert!(queued(&e, None, false, false).message.contains("offline"));
-        assert!(queued(&e, None, true, false).message.contains("waiting"));
+        assert!(queued(&e, None, false, false).message.contains("when the link is back"));
+        assert!(queued(&e, None, true, false).message.contains("answer is on its way"));
         assert!(queued(&e, None, false, true).message.contains("override"));
+        for (online, overridden) in [(false, false), (true, false), (false, true)] {
+            let words = queued(&e, None, online, overridden).message.to_lowercase();
+            assert!(!words.contains("queue") && !words.contains("outbox"), "staff words only: {words}");
+        }
         assert_eq!(queued(&e, None, false, false).status, ScanStatus::Queued);
     }
 }

@@ -1,7 +1,7 @@
 //! Drives the real desktop app (`frontdesk`) through WebDriver: `tauri-driver` in front of
 //! WebKitWebDriver, on the X display the test run provides (scripts/test.sh runs the
 //! tests under Xvfb and a D-Bus session with gnome-keyring, which the app uses for its
-//! sign-in). Elements are found by the `data-testid` handles of APP.md only.
+//! sign-in). Elements are found by the `data-testid` handles of docs/app.md ("Test handles") only.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

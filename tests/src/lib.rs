@@ -315,7 +315,7 @@ async fn launch(data_dir: &Path, options: &ServerOptions, listen: &str) -> anyho
         .ok_or_else(|| anyhow!("server exited before listening; see {}", data_dir.join("server.log").display()))?;
     let v: Value = serde_json::from_str(&line).with_context(|| format!("stdout line {line:?}"))?;
     let addr = v["listening"].as_str().ok_or_else(|| anyhow!("no address in {line}"))?.to_owned();
-    // Keep draining stdout so a chatty server never blocks; SERVER.md allows one line
+    // Keep draining stdout so a chatty server never blocks; docs/server.md ("Starting") allows one line
     // only, which `Server::wait_exit` checks.
     let extra = Arc::new(Mutex::new(Vec::new()));
     let sink = extra.clone();
@@ -729,7 +729,7 @@ pub fn write_member_csv(path: &Path, prefix: &str, rows: usize, valid_until: &st
 }
 
 /// An empty TOML file for servers started by tests (see `launch`).
-fn empty_config_file() -> PathBuf {
+pub fn empty_config_file() -> PathBuf {
     static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
         let path = std::env::temp_dir().join(format!("frontdesk-tests-empty-{}.toml", std::process::id()));

@@ -40,12 +40,13 @@ pub struct Proxy {
     pub addr: SocketAddr,
     settings: Arc<Mutex<Settings>>,
     kill: watch::Sender<(u64, Kill)>,
-    task: tokio::task::JoinHandle<()>,
+    /// The accept loop; aborted (and its listener closed) while the proxy is down.
+    task: Mutex<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.task.abort();
+        self.task.lock().unwrap().abort();
         self.cut();
     }
 }
@@ -64,21 +65,29 @@ impl Proxy {
             block_upgrades: false,
         }));
         let (kill, _) = watch::channel((0, Kill::None));
-        let task = {
-            let settings = settings.clone();
-            let kill = kill.clone();
-            tokio::spawn(async move {
-                loop {
-                    let Ok((client, _)) = listener.accept().await else { return };
-                    let settings = settings.clone();
-                    let kill = kill.subscribe();
-                    tokio::spawn(async move {
-                        let _ = handle(client, settings, kill).await;
-                    });
-                }
-            })
-        };
+        let task = Mutex::new(accept_loop(listener, settings.clone(), kill.clone()));
         Proxy { addr, settings, kill, task }
+    }
+
+    /// Nothing listens on the proxy's address any more (every connection open is cut and
+    /// new ones are refused by the OS, as when the server's machine is off the network).
+    pub async fn go_down(&self) {
+        let task = self.task.lock().unwrap();
+        task.abort();
+        drop(task);
+        self.cut();
+        // The listener is dropped with the aborted task; wait until the port refuses.
+        let deadline = std::time::Instant::now() + crate::PATIENCE;
+        while TcpStream::connect(self.addr).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the proxy's port never closed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Listens on the same address again after [`Proxy::go_down`].
+    pub async fn come_back(&self) {
+        let listener = TcpListener::bind(self.addr).await.expect("bind the proxy's address again");
+        *self.task.lock().unwrap() = accept_loop(listener, self.settings.clone(), self.kill.clone());
     }
 
     pub fn url(&self) -> String {
@@ -127,6 +136,23 @@ impl Proxy {
     pub fn blackhole_current(&self) {
         self.kill_all(Kill::Blackhole);
     }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    settings: Arc<Mutex<Settings>>,
+    kill: watch::Sender<(u64, Kill)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let settings = settings.clone();
+            let kill = kill.subscribe();
+            tokio::spawn(async move {
+                let _ = handle(client, settings, kill).await;
+            });
+        }
+    })
 }
 
 async fn handle(

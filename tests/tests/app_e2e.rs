@@ -112,6 +112,7 @@ async fn front_desk_and_manager_through_the_real_app() {
     frontdesk_tests::agent::wait_for_roster(&app_data, 200).await;
     server.terminate();
     server.wait_exit().await;
+    proxy.go_down().await;
     app.wait_attr("connection-state", "data-state", "offline").await;
     app.shot("server-stopped-offline").await;
 
@@ -162,6 +163,7 @@ async fn front_desk_and_manager_through_the_real_app() {
 
     // The server is back: all three confirmed, stats updated, banner live.
     server.restart_same_port().await;
+    proxy.come_back().await;
     app.click("retry-now").await;
     app.wait_attr("connection-state", "data-state", "live").await;
     app.wait_text("outbox-count", "0").await;

@@ -326,7 +326,7 @@ async fn drain_timeout_exits_3_with_entries_waiting() {
     })
     .await;
     // The desk never reached the server, so its member list is empty: a bare card would
-    // be turned away (AGENT.md). Staff's override is what puts it in the outbox.
+    // be turned away (docs/protocol.md, "the turned-away policy"). Staff's override is what puts it in the outbox.
     desk.send_line(r#"{"check_in":{"card":"D0001","override":{"reason":"server down at opening"}}}"#).await;
     desk.close_stdin();
     assert_eq!(desk.wait_exit().await.code(), Some(3));

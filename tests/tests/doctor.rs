@@ -52,7 +52,7 @@ async fn doctor(server: &str, data_dir: &Path, ca_file: Option<&Path>) -> Doctor
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("doctor --json printed one JSON object ({e}): {stdout:?}"));
     let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ORDER, "every check, in INSTALL.md's order");
+    assert_eq!(names, ORDER, "every check, in docs/install.md's order");
     for check in report["checks"].as_array().unwrap() {
         if check["ok"] == false {
             assert!(check["action"].as_str().is_some_and(|a| !a.is_empty()), "a failed check says what to do: {check}");

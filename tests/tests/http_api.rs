@@ -1,7 +1,7 @@
 //! The HTTP API against the real server: sign-in, token refresh and refusals, members,
 //! the business rules of check-ins and check-outs, reviews, the automatic check-out,
-//! bad input, administration and the operations endpoints (PROTOCOL.md section 2,
-//! SERVER.md).
+//! bad input, administration and the operations endpoints (docs/protocol.md "HTTP API",
+//! docs/server.md).
 
 use std::collections::HashSet;
 
@@ -1057,4 +1057,182 @@ async fn health_readiness_and_metrics() {
     );
     assert!(metric_sum(&text, "frontdesk_http_requests_total", &["status=\"200\""]) >= 1.0, "{text}");
     ws.close().await;
+}
+
+/// Failed sign-ins the server counted (each one a password check that said no).
+fn login_failures(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("frontdesk_login_failures"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn parallel_guesses_for_one_account_get_only_the_allowed_password_checks() {
+    let server = Server::start().await;
+    let guesses = (0..60).map(|n| {
+        let server = &server;
+        async move { login_raw(server, "frontdesk", &format!("guess-{n}")).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|(s, _, _)| *s == 401).count();
+    let held = answers.iter().filter(|(s, _, b)| *s == 429 && b["code"] == "too_many_attempts").count();
+    assert_eq!((wrong, held), (5, 55), "five checks (the default), the rest told to wait: {answers:?}");
+    assert_eq!(login_failures(&server.metrics().await), 5.0, "only five passwords were checked");
+}
+
+#[tokio::test]
+async fn names_and_passwords_longer_than_any_account_are_refused_before_anything_is_checked() {
+    let server = Server::start().await;
+    let (status, _, body) = login_raw(&server, &"a".repeat(1000), "x").await;
+    assert_error("a 1,000-character username", (status, &body), 400, "invalid_request");
+    assert!(body["message"].as_str().unwrap_or_default().contains("username"), "{body}");
+    let (status, _, body) = login_raw(&server, "frontdesk", &"p".repeat(4096)).await;
+    assert_error("a 4 KiB password", (status, &body), 400, "invalid_request");
+    assert_eq!(login_failures(&server.metrics().await), 0.0, "nothing was hashed");
+}
+
+async fn login_from(server: &Server, forwarded_for: &str, username: &str, password: &str) -> u16 {
+    let body = serde_json::json!({"username": username, "password": password, "device_name": "t"});
+    let response = server
+        .http
+        .post(format!("{}/api/v1/auth/login", server.base()))
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .expect("login request");
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_desk_is_limited_by_its_own_address() {
+    // One failure per account allowed, so ten from one address (across accounts) are
+    // the address's share.
+    let trusting =
+        ServerOptions::default().env("FRONTDESK_LOGIN_MAX_FAILURES", 1).env("FRONTDESK_TRUSTED_PROXIES", "127.0.0.1");
+    let server = Server::start_with(trusting).await;
+    for n in 0..10 {
+        assert_eq!(login_from(&server, "192.168.1.20", &format!("nobody-{n}"), "x").await, 401);
+    }
+    assert_eq!(login_from(&server, "192.168.1.20", "frontdesk", "frontdesk-demo").await, 429, "that desk waits");
+    assert_eq!(
+        login_from(&server, "192.168.1.21", "frontdesk", "frontdesk-demo").await,
+        200,
+        "the desk beside it is not locked out by its neighbour"
+    );
+
+    // Without the setting the header is the client's word and is ignored: every request
+    // comes from the one address.
+    let server = Server::start_with(ServerOptions::default().env("FRONTDESK_LOGIN_MAX_FAILURES", 1)).await;
+    for n in 0..10 {
+        assert_eq!(login_from(&server, &format!("192.168.2.{n}"), &format!("nobody-{n}"), "x").await, 401);
+    }
+    assert_eq!(
+        login_from(&server, "192.168.2.99", "frontdesk", "frontdesk-demo").await,
+        429,
+        "a forged header buys nothing"
+    );
+}
+
+#[tokio::test]
+async fn scanned_by_is_kept_only_for_staff_of_that_gym_and_free_text_is_bounded() {
+    let server = Server::start().await;
+    let admin = server.login("admin", "admin-demo").await;
+    let (status, nora) = server
+        .post(
+            &admin.access_token,
+            "/users",
+            &json!({"username": "nora", "name": "Nora North", "role": "front_desk",
+                "locations": ["north"], "password": "nora-north-pass"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{nora}");
+    let desk = server.front_desk().await;
+    let manager = server.manager().await;
+    let scanned = |card: &str, by: &str| {
+        let mut cmd = queued_check_in(card, ago(Duration::minutes(5)));
+        cmd["scanned_by"] = json!(by);
+        cmd
+    };
+    // (card, claimed scanner, recorded scanner)
+    let cases = [
+        ("D0001", manager.user.id.clone(), manager.user.id.clone()),
+        ("D0002", nora["id"].as_str().unwrap().to_owned(), desk.user.id.clone()),
+        ("D0003", "someone-made-up".to_owned(), desk.user.id.clone()),
+    ];
+    for (card, claimed, recorded) in &cases {
+        let cmd = scanned(card, claimed);
+        let (status, body) = server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
+        assert_eq!(status, 201, "a real visit is never refused over its attribution: {body}");
+        assert_eq!(body["check_in"]["scanned_by"], recorded.as_str(), "claimed {claimed}: {body}");
+        assert_eq!(body["check_in"]["recorded_by"], desk.user.id.as_str(), "{body}");
+    }
+
+    for (field, cmd) in
+        [("member.card", check_in(&"C".repeat(10_000))), ("scanned_by", scanned("D0004", &"u".repeat(10_000)))]
+    {
+        let (status, body) = server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
+        assert_error(field, (status, &body), 400, "invalid_request");
+        assert!(body["message"].as_str().unwrap_or_default().contains(field), "names the field: {body}");
+    }
+    let visits = server.all_visits(&desk.access_token).await;
+    assert_eq!(visits.len(), 3, "nothing stored for the refused commands: {visits:?}");
+}
+
+#[tokio::test]
+async fn a_stored_answer_goes_only_to_callers_who_may_see_its_gym() {
+    let server = Server::start().await;
+    let admin = server.login("admin", "admin-demo").await;
+    let (status, body) = server
+        .post(
+            &admin.access_token,
+            "/users",
+            &json!({"username": "nora", "name": "Nora North", "role": "front_desk",
+                "locations": ["north"], "password": "nora-north-pass"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let desk = server.front_desk().await;
+    let cmd = check_in("D0001");
+    let (status, first) = server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
+    assert_eq!(status, 201, "{first}");
+
+    // Someone at another gym presents the same op_id (for their own gym): they must not
+    // get the demo member's visit back.
+    let nora = server.login("nora", "nora-north-pass").await;
+    let mut theirs = cmd.clone();
+    theirs["location_id"] = json!("north");
+    let (status, body) = server.post(&nora.access_token, "/check-ins", &theirs, Some(op_of(&cmd))).await;
+    assert_error("an op_id of another gym", (status, &body), 400, "invalid_request");
+    assert!(body.get("check_in").is_none() && !body.to_string().contains("Ava"), "nothing of the visit leaks: {body}");
+
+    // The desk that sent it still gets its answer again.
+    let (status, again) = server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
+    assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)), "{again}");
+    assert_eq!(again["check_in"]["id"], first["check_in"]["id"]);
+}
+
+#[tokio::test]
+async fn one_account_over_http_is_held_to_the_session_rate() {
+    let server = Server::start_with(
+        ServerOptions::default().env("FRONTDESK_WS_RATE_PER_S", 1).env("FRONTDESK_WS_RATE_BURST", 3),
+    )
+    .await;
+    let desk = server.front_desk().await;
+    let mut answers = Vec::new();
+    for n in 1..=6 {
+        let cmd = check_in(&card(n));
+        answers.push(server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await);
+    }
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let limited: Vec<_> = answers.iter().filter(|(s, b)| *s == 429 && b["code"] == "rate_limited").collect();
+    assert_eq!(created, 3, "the burst passes: {answers:?}");
+    assert_eq!(limited.len(), 3, "the rest are told to wait: {answers:?}");
+    assert!(limited[0].1["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0), "{:?}", limited[0]);
+    let visits = server.all_visits(&desk.access_token).await;
+    assert_eq!(visits.len(), 3, "nothing stored for the commands refused: {visits:?}");
 }

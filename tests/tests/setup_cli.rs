@@ -1,5 +1,5 @@
 //! Setting a real gym up with `frontdesk-server admin …` while the server runs, started
-//! without `--demo` on an empty data dir (SERVER.md "Setting up a real gym"): the hint
+//! without `--demo` on an empty data dir (docs/server.md "Setting up a real gym"): the hint
 //! on first start, locations, staff accounts, passwords, disabling (the running server
 //! closes the user's live session with 4003), and a backup taken while check-ins are
 //! being written that another server then serves.

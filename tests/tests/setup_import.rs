@@ -1,5 +1,5 @@
 //! Importing members from CSV with `frontdesk-server admin import-members` while the
-//! server runs (SERVER.md "Setting up a real gym"): columns in any order, quoting, UTF-8
+//! server runs (docs/server.md "Setting up a real gym"): columns in any order, quoting, UTF-8
 //! and Excel's BOM; matching by external_id then card; a second import changes nothing;
 //! a changed file moves the `/members/sync` cursor; any bad row refuses the whole file
 //! with its line; `--dry-run` writes nothing; live desks hear `member_updated`; imported

@@ -362,3 +362,88 @@ async fn storage_failure_closes_with_1011_and_acks_nothing() {
     sqlx::raw_sql("ALTER TABLE events_broken RENAME TO events").execute(&mut db).await.unwrap();
     assert_eq!(server.all_visits(&tokens.access_token).await.len(), 0);
 }
+
+/// Sends `reauth` with `token` and answers the frames up to the server's reply (or the
+/// close, if the server ends the session).
+async fn reauth(ws: &mut Ws, token: &str) -> Frame {
+    ws.send(&json!({"type": "reauth", "token": token})).await;
+    loop {
+        match ws.next().await {
+            Frame::Json(v) if v["type"] == "reauthed" || v["type"] == "error" => return Frame::Json(v),
+            Frame::Json(_) => continue,
+            other => return other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn reauth_reads_the_account_again_and_ends_a_session_that_may_no_longer_act() {
+    // The server does not look for other processes' changes during this test: only the
+    // reauth can find out.
+    let server = Server::start_with(ServerOptions::default().env("FRONTDESK_WATCH_INTERVAL_MS", 3_600_000)).await;
+    let first = server.front_desk().await;
+    let mut ws = server.connect(&first.access_token).await;
+
+    // Still allowed: reauth works and the session goes on.
+    let fresh = server.front_desk().await;
+    let answer = reauth(&mut ws, &fresh.access_token).await;
+    assert!(matches!(&answer, Frame::Json(v) if v["type"] == "reauthed"), "{answer:?}");
+
+    // Disabled by another process (the command line), no signal to the session: the next
+    // reauth, with a token that is itself still valid, ends it.
+    let disabled = server.admin(&["disable-user", "--username", "frontdesk"], &[]).await;
+    assert_eq!(disabled.code, Some(0), "{disabled:?}");
+    let end = match reauth(&mut ws, &fresh.access_token).await {
+        Frame::Json(v) if v["type"] == "reauthed" => ws.until_close().await.1,
+        other => other,
+    };
+    assert_eq!(end.close_code(), Some(4003), "a disabled user's session ends at reauth: {end:?}");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_and_a_logout_close_the_live_sessions_of_that_sign_in() {
+    let server = Server::start().await;
+    let stolen = server.front_desk().await;
+    let other = server.front_desk().await;
+    let mut victim = server.connect(&stolen.access_token).await;
+    let mut bystander = server.connect(&other.access_token).await;
+
+    // The rightful desk refreshes; someone presents the spent token again.
+    let (status, _) = server.post("", "/auth/refresh", &json!({"refresh_token": stolen.refresh_token}), None).await;
+    assert_eq!(status, 200);
+    let (status, body) = server.post("", "/auth/refresh", &json!({"refresh_token": stolen.refresh_token}), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_refresh_token")));
+    let (_, end) = victim.until_close().await;
+    assert_eq!(end.close_code(), Some(4003), "the family's session ends at once: {end:?}");
+
+    // Another sign-in of the same user is untouched, until it signs out elsewhere.
+    bystander.send(&json!({"type": "ping", "t": 7})).await;
+    assert_eq!(bystander.next().await.json()["type"], "pong");
+    let (status, _) = server.post("", "/auth/logout", &json!({"refresh_token": other.refresh_token}), None).await;
+    assert_eq!(status, 204);
+    let (_, end) = bystander.until_close().await;
+    assert_eq!(end.close_code(), Some(4003), "logout ends its sessions: {end:?}");
+}
+
+#[tokio::test]
+async fn one_account_holds_at_most_the_configured_sessions() {
+    let server = Server::start_with(ServerOptions::default().env("FRONTDESK_MAX_SESSIONS_PER_USER", 2)).await;
+    let desk = server.front_desk().await;
+    let first = server.connect(&desk.access_token).await;
+    let _second = server.connect(&desk.access_token).await;
+    let (status, body) = refused(&server, "location=demo", Some(&desk.access_token), Some("frontdesk.v1")).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")), "{body}");
+    // Another account is not affected, and a closed session is given back.
+    let manager = server.manager().await;
+    let _manager_ws = server.connect(&manager.access_token).await;
+    first.close().await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let req = ws_request(&server.ws_url("location=demo"), Some(&desk.access_token), Some("frontdesk.v1"));
+        if tokio_tungstenite::connect_async(req).await.is_ok() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the closed session's place was never given back");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -23,6 +23,10 @@ pub struct Claims {
     pub jti: String,
     pub iss: String,
     pub aud: String,
+    /// The refresh-token family the token was issued from: when that family is revoked
+    /// (signed out, or a spent refresh token presented again) its live sessions end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 impl Claims {
@@ -79,7 +83,14 @@ impl TokenIssuer {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: &str, username: &str, role: Role, locations: &[String]) -> String {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        locations: &[String],
+        family: Option<&str>,
+    ) -> String {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),
@@ -92,6 +103,7 @@ impl TokenIssuer {
             jti: uuid::Uuid::new_v4().to_string(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            fam: family.map(str::to_owned),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail")
@@ -119,7 +131,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let t = issuer();
-        let token = t.issue("u1", "ann", Role::FrontDesk, &["demo".into()]);
+        let token = t.issue("u1", "ann", Role::FrontDesk, &["demo".into()], Some("family-1"));
         let claims = t.verify(&token).unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.locs, ["demo"]);
@@ -127,7 +139,7 @@ mod tests {
 
     #[test]
     fn tokens_of_another_key_or_audience_are_refused() {
-        let token = issuer().issue("u1", "ann", Role::FrontDesk, &[]);
+        let token = issuer().issue("u1", "ann", Role::FrontDesk, &[], None);
         let other = TokenIssuer::new(
             b"another-secret-another-secret-xx",
             "frontdesk",

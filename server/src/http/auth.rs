@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use frontdesk_protocol::ErrorCode;
@@ -13,8 +13,10 @@ use frontdesk_protocol::api::{LoginRequest, RefreshRequest, TokenPair, UserInfo}
 use super::extract::JsonBody;
 use crate::auth::{password, refresh as refresh_token};
 use crate::error::ApiError;
+use crate::hub::Control;
+use crate::setup;
 use crate::state::Shared;
-use crate::store::{NewRefreshToken, RefreshUse, UserRecord};
+use crate::store::{NewRefreshToken, RefreshUse, Successor, UserRecord};
 
 fn invalid_refresh() -> ApiError {
     ApiError::new(
@@ -24,27 +26,30 @@ fn invalid_refresh() -> ApiError {
     )
 }
 
-/// Issues an access token and a new refresh token in `family_id`.
-async fn issue_pair(
-    state: &Shared,
-    user: &UserRecord,
-    family_id: &str,
-    device_name: Option<&str>,
-) -> Result<TokenPair, ApiError> {
+/// A new sign-in: a fresh family and its first refresh token, with an access token.
+async fn first_pair(state: &Shared, user: &UserRecord, device_name: Option<&str>) -> Result<TokenPair, ApiError> {
+    let family = uuid::Uuid::new_v4().to_string();
     let refresh = refresh_token::generate();
-    let refresh_ttl = chrono::Duration::from_std(state.settings.refresh_ttl).unwrap_or(chrono::Duration::days(30));
     state
         .store
         .insert_refresh_token(NewRefreshToken {
             digest: &refresh_token::digest(&refresh),
-            family_id,
+            family_id: &family,
             user_id: &user.id,
             device_name,
-            expires_at: Utc::now() + refresh_ttl,
+            expires_at: refresh_expiry(state),
         })
         .await?;
-    Ok(TokenPair {
-        access_token: state.tokens.issue(&user.id, &user.username, user.role, &user.locations),
+    Ok(pair(state, user, &family, refresh))
+}
+
+fn refresh_expiry(state: &Shared) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(state.settings.refresh_ttl).unwrap_or(chrono::Duration::days(30))
+}
+
+fn pair(state: &Shared, user: &UserRecord, family_id: &str, refresh: String) -> TokenPair {
+    TokenPair {
+        access_token: state.tokens.issue(&user.id, &user.username, user.role, &user.locations, Some(family_id)),
         refresh_token: refresh,
         expires_in: state.tokens.ttl().as_secs(),
         user: UserInfo {
@@ -54,37 +59,53 @@ async fn issue_pair(
             role: user.role,
             locations: user.locations.clone(),
         },
-    })
+    }
 }
 
 pub async fn login(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let ip = peer.ip();
-    if let Some(wait) = state.login_limiter.check(&body.username, ip, Instant::now()) {
-        return Err(ApiError::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::TooManyAttempts,
-            format!(
-                "Too many failed sign-in attempts for this user. Wait {} seconds, then try again \
-                 (or ask a manager to check the password).",
-                wait.as_secs().max(1)
-            ),
-            wait.as_millis() as u64,
-        ));
+    let ip = super::client::address(peer, &headers, &state.settings.trusted_proxies);
+    // Bounded before anything is counted, hashed or logged: no account has a longer name
+    // or password, so such a request is a mistake or an attack, never a sign-in.
+    if body.username.trim().chars().count() > setup::MAX_USERNAME {
+        return Err(ApiError::bad_request(format!(
+            "`username` is longer than {} characters; no account has such a name.",
+            setup::MAX_USERNAME
+        )));
     }
+    if body.password.chars().count() > setup::MAX_PASSWORD {
+        return Err(ApiError::bad_request(format!(
+            "`password` is longer than {} characters; no account has such a password.",
+            setup::MAX_PASSWORD
+        )));
+    }
+    // Counted before the password is checked, in one step with the check of the count.
+    let attempt = match state.login_limiter.begin(&body.username, ip, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return Err(ApiError::retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyAttempts,
+                format!(
+                    "Too many failed sign-in attempts for this account or from this computer. Wait {} seconds, then try again \
+                 (or ask a manager to check the password).",
+                    wait.as_secs().max(1)
+                ),
+                wait.as_millis() as u64,
+            ));
+        }
+    };
     let user = state.store.user_by_username(&body.username).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
-    let password_text = body.password.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password_text, &hash))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let matches = state.hashing.verify(body.password.clone(), hash).await.map_err(|_| hashing_busy())?;
     let user = match user {
         Some(user) if matches => user,
         _ => {
-            state.login_limiter.record_failure(&body.username, ip, Instant::now());
+            attempt.failed(Instant::now());
             state.metrics.login_failures.inc();
             tracing::info!(username = %body.username, %ip, "sign-in failed");
             return Err(ApiError::new(
@@ -97,9 +118,8 @@ pub async fn login(
     if user.disabled {
         return Err(ApiError::forbidden("This account is disabled. Ask a manager to enable it."));
     }
-    state.login_limiter.record_success(&body.username, ip);
-    let family = uuid::Uuid::new_v4().to_string();
-    let pair = issue_pair(&state, &user, &family, body.device_name.as_deref()).await?;
+    attempt.succeeded();
+    let pair = first_pair(&state, &user, body.device_name.as_deref()).await?;
     tracing::info!(user = %user.username, device = body.device_name.as_deref().unwrap_or("-"), "signed in");
     Ok(super::ok(pair))
 }
@@ -109,14 +129,18 @@ pub async fn refresh(
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let digest = refresh_token::digest(&body.refresh_token);
-    match state.store.use_refresh_token(&digest, Utc::now()).await? {
-        RefreshUse::Valid { user_id, family_id, device_name } => {
+    // The successor is made first and stored in the same transaction that spends the
+    // token, so a crash or a concurrent use never leaves a family half rotated.
+    let successor = refresh_token::generate();
+    let next = Successor { digest: &refresh_token::digest(&successor), expires_at: refresh_expiry(&state) };
+    match state.store.rotate_refresh_token(&digest, next, Utc::now()).await? {
+        RefreshUse::Valid { user_id, family_id, .. } => {
             let user = state.store.user_by_id(&user_id).await?.filter(|u| !u.disabled).ok_or_else(invalid_refresh)?;
-            let pair = issue_pair(&state, &user, &family_id, device_name.as_deref()).await?;
-            Ok(super::ok(pair))
+            Ok(super::ok(pair(&state, &user, &family_id, successor)))
         }
-        RefreshUse::Reused => {
+        RefreshUse::Reused { family_id } => {
             tracing::warn!("a spent refresh token was presented again; its whole family is revoked (possible theft)");
+            state.hub.send_control(Control::FamilyRevoked { family_id });
             Err(invalid_refresh())
         }
         RefreshUse::Unknown | RefreshUse::Expired | RefreshUse::Revoked => Err(invalid_refresh()),
@@ -129,6 +153,21 @@ pub async fn logout(
     State(state): State<Shared>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    state.store.revoke_refresh_family_of(&refresh_token::digest(&body.refresh_token), Utc::now()).await?;
+    if let Some(family_id) =
+        state.store.revoke_refresh_family_of(&refresh_token::digest(&body.refresh_token), Utc::now()).await?
+    {
+        // Sessions opened with this sign-in end now, not when their token expires.
+        state.hub.send_control(Control::FamilyRevoked { family_id });
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Every password slot stayed busy (a flood of sign-ins): try again shortly.
+pub fn hashing_busy() -> ApiError {
+    ApiError::retry_later(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Overloaded,
+        "The server is busy checking other sign-ins. Wait a few seconds, then try again.",
+        2_000,
+    )
 }

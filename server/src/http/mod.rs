@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+pub mod client;
 mod desks;
 pub mod extract;
 mod locations;
@@ -87,7 +88,7 @@ async fn method_not_allowed() -> ApiError {
 async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     state
@@ -107,4 +108,30 @@ async fn count_requests(State(state): State<Shared>, request: Request, next: Nex
 /// Wraps a JSON value as a 200 response.
 pub fn ok<T: serde::Serialize>(value: T) -> Response {
     axum::Json(value).into_response()
+}
+
+/// A metrics label from a fixed set: a client may send any method name, and each new
+/// label value would be a new time series kept for the life of the server.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let odd = axum::http::Method::from_bytes(b"FLOODME123").unwrap();
+        assert_eq!(super::method_label(&odd), "other");
+        assert_eq!(super::method_label(&axum::http::Method::POST), "POST");
+    }
 }

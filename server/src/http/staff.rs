@@ -12,7 +12,7 @@ use frontdesk_protocol::api::{NewUser, PasswordReset, UserPatch};
 
 use super::admin::manages;
 use super::extract::{Auth, JsonBody};
-use crate::auth::{Actor, password};
+use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::hub::Control;
 use crate::setup;
@@ -51,8 +51,8 @@ async fn check_locations(state: &Shared, locations: &[String]) -> Result<Vec<Str
     Ok(known)
 }
 
-async fn hash(secret: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&secret)).await.map_err(|_| ApiError::internal())
+async fn hash(state: &Shared, secret: String) -> Result<String, ApiError> {
+    state.hashing.hash(secret).await.map_err(|_| super::auth::hashing_busy())
 }
 
 pub async fn create(
@@ -74,7 +74,7 @@ pub async fn create(
         username,
         name,
         role: body.role,
-        password_hash: hash(body.password).await?,
+        password_hash: hash(&state, body.password).await?,
         disabled: false,
         locations,
     };
@@ -145,7 +145,7 @@ pub async fn set_password(
 ) -> Result<Response, ApiError> {
     let user = managed_user(&state, &auth, &id).await?;
     setup::password(&body.password).map_err(ApiError::bad_request)?;
-    let hash = hash(body.password).await?;
+    let hash = hash(&state, body.password).await?;
     state.store.set_password(&user.id, &hash, &auth.0, Utc::now()).await?;
     if user.id != auth.0.user_id {
         state.hub.send_control(Control::RightsChanged { user_id: user.id.clone() });

@@ -51,6 +51,15 @@ fn command_from(kind: &str, headers: &HeaderMap, mut body: Value) -> Result<Comm
 }
 
 async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, ApiError> {
+    // One account over HTTP may send what one WebSocket session may.
+    if let Err(wait) = state.user_limits.http_command(&auth.0.user_id, std::time::Instant::now()) {
+        return Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            frontdesk_protocol::ErrorCode::RateLimited,
+            "This account is sending commands faster than the server accepts; wait a moment and send again.",
+            (wait.as_millis() as u64).max(100),
+        ));
+    }
     let ack = match service::apply(&state, command, &auth.0, Transport::Http).await {
         Ok(ack) => ack,
         Err(ApplyError::Timeout) => return Err(ApiError::unavailable()),

@@ -76,6 +76,13 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The token that replaces a spent one (same family, user and device).
+#[derive(Debug, Clone, Copy)]
+pub struct Successor<'a> {
+    pub digest: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The answer to presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {
@@ -85,8 +92,11 @@ pub enum RefreshUse {
         family_id: String,
         device_name: Option<String>,
     },
-    /// Seen before: theft suspected, the whole family is now revoked.
-    Reused,
+    /// Seen before: theft suspected, the whole family is now revoked (its live sessions
+    /// must end too).
+    Reused {
+        family_id: String,
+    },
     Unknown,
     Expired,
     Revoked,
@@ -248,9 +258,17 @@ pub trait Store: Send + Sync + 'static {
 
     // --- refresh tokens
     async fn insert_refresh_token(&self, token: NewRefreshToken<'_>) -> Result<()>;
-    /// Atomically spends a token; a second use of the same token revokes its family.
-    async fn use_refresh_token(&self, digest: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
-    async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Spends a token and stores its `successor` in the same family, in one transaction:
+    /// a token is spent at most once, a second use revokes its family, and no successor
+    /// is ever stored into a family already revoked (nor when the token is not valid).
+    async fn rotate_refresh_token(
+        &self,
+        digest: &str,
+        successor: Successor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse>;
+    /// Revokes the family of the token presented; answers the family, if the token was known.
+    async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<Option<String>>;
 
     // --- members
     async fn search_members(&self, query: &str, limit: i64) -> Result<Vec<Member>>;

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 pub struct RateLimit {
     per_s: f64,
     burst: f64,
@@ -14,6 +15,13 @@ pub struct RateLimit {
 impl RateLimit {
     pub fn new(per_s: u32, burst: u32, now: Instant) -> Self {
         Self { per_s: per_s as f64, burst: burst as f64, tokens: burst as f64, updated: now }
+    }
+
+    /// Whether the bucket would be full at `now` (its owner has been idle long enough
+    /// that forgetting it changes nothing).
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * self.per_s >= self.burst
     }
 
     /// Takes one token; `Err(wait)` when empty, with the time until one is back.

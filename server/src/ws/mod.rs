@@ -1,6 +1,6 @@
 //! `GET /ws`: every refusal happens here, as HTTP, before any socket is opened.
 
-mod limits;
+pub(crate) mod limits;
 mod outbox;
 mod session;
 
@@ -69,6 +69,9 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
     if !offers_v1(&parts) {
         return Err(unsupported_protocol());
     }
+    // Subscribed before the user is loaded: a disable or a change of rights from now on
+    // reaches the session, however long the rest of the upgrade takes.
+    let control = state.hub.control();
     let (actor, claims) = authenticate(state, &parts).await.map_err(IntoResponse::into_response)?;
     let query: HashMap<String, String> =
         form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
@@ -107,6 +110,19 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
         )
         .into_response());
     }
+    if state.user_limits.sessions_of(&actor.user_id) >= state.settings.max_sessions_per_user {
+        return Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!(
+                "This account already holds {} live connections, the most one account may. Close desks \
+                 that are not in use, or give each desk its own account.",
+                state.settings.max_sessions_per_user
+            ),
+            30_000,
+        )
+        .into_response());
+    }
     if state.session_count.load(Ordering::Relaxed) >= state.settings.max_sessions {
         let hint = rand::rng().random_range(5000..15000);
         return Err(ApiError::retry_later(
@@ -118,7 +134,14 @@ async fn refuse_or_upgrade(state: &Shared, request: Request) -> Result<Response,
         .into_response());
     }
 
-    let ctx = SessionContext { actor, token_expires_at: claims.session_deadline(), location_id, after_seq };
+    let ctx = SessionContext {
+        actor,
+        token_expires_at: claims.session_deadline(),
+        location_id,
+        after_seq,
+        family: claims.fam.clone(),
+        control,
+    };
     let state = state.clone();
     let max = state.settings.max_frame_bytes;
     // tungstenite's own limit sits well above ours, so an oversized frame is read whole

@@ -52,6 +52,11 @@ pub struct SessionContext {
     pub token_expires_at: DateTime<Utc>,
     pub location_id: String,
     pub after_seq: Option<i64>,
+    /// The refresh-token family of the access token (`fam`): its revocation ends the session.
+    pub family: Option<String>,
+    /// Subscribed before the user was loaded at the upgrade, so a change of rights made
+    /// while the session opens is never missed.
+    pub control: broadcast::Receiver<Control>,
 }
 
 /// Events replayed from the store per read.
@@ -83,6 +88,7 @@ struct Session {
     location_id: String,
     session_id: uuid::Uuid,
     token_expires_at: DateTime<Utc>,
+    family: Option<String>,
     out: Arc<Outbox>,
     last_sent_seq: i64,
     last_heard: Instant,
@@ -102,6 +108,9 @@ struct Session {
 /// for as long as it runs, so moving it again inside would keep it twice.
 pub fn run(socket: WebSocket, state: Shared, ctx: SessionContext) -> impl Future<Output = ()> + Send + 'static {
     let open = state.session_count.fetch_add(1, Ordering::SeqCst) + 1;
+    // Counted here, where it is sure to be given back at the end; the upgrade's check
+    // is only a cheap early refusal.
+    let admitted_for_user = state.user_limits.session_opening(&ctx.actor.user_id);
     state.metrics.sessions_open.inc();
     let (sink, mut stream) = socket.split();
     let outbox = Arc::new(Outbox::new(state.settings.session_queue));
@@ -111,6 +120,7 @@ pub fn run(socket: WebSocket, state: Shared, ctx: SessionContext) -> impl Future
         location_id: ctx.location_id,
         session_id: uuid::Uuid::new_v4(),
         token_expires_at: ctx.token_expires_at,
+        family: ctx.family,
         out: outbox.clone(),
         last_sent_seq: 0,
         last_heard: Instant::now(),
@@ -121,13 +131,20 @@ pub fn run(socket: WebSocket, state: Shared, ctx: SessionContext) -> impl Future
         state,
     };
     let after_seq = ctx.after_seq;
+    let control = ctx.control;
     let mut writer = Writer::new(sink, outbox);
     async move {
         let mut writer_done = false;
         let (this, socket) = (&mut session, &mut stream);
         let lifecycle = async move {
             let (session, stream) = (this, socket);
-            let end = if open > session.state.settings.max_sessions {
+            let end = if !admitted_for_user {
+                close_with_hint(
+                    CloseCode::TRY_AGAIN_LATER,
+                    "This account holds the most live connections one account may; try again later.",
+                    30_000,
+                )
+            } else if open > session.state.settings.max_sessions {
                 // Admitted by the upgrade check but over the limit by the time it opened.
                 let hint = rand::rng().random_range(5000..15000);
                 close_with_hint(
@@ -136,7 +153,7 @@ pub fn run(socket: WebSocket, state: Shared, ctx: SessionContext) -> impl Future
                     hint,
                 )
             } else {
-                match session.serve(stream, after_seq).await {
+                match session.serve(stream, after_seq, control).await {
                     Ok(()) => End::PeerGone,
                     Err(end) => end,
                 }
@@ -182,6 +199,9 @@ pub fn run(socket: WebSocket, state: Shared, ctx: SessionContext) -> impl Future
             let _ = tokio::time::timeout(Duration::from_secs(2), poll_fn(|cx| writer.poll_write(cx))).await;
         }
         session.state.session_count.fetch_sub(1, Ordering::SeqCst);
+        if admitted_for_user {
+            session.state.user_limits.session_closed(&session.actor.user_id);
+        }
         session.state.metrics.sessions_open.dec();
     }
 }
@@ -319,11 +339,16 @@ impl Session {
     }
 
     /// The session until it ends: `Ok` when the desk closed it or the connection ended.
-    async fn serve(&mut self, stream: &mut SplitStream<WebSocket>, after_seq: Option<i64>) -> Result<(), End> {
+    async fn serve(
+        &mut self,
+        stream: &mut SplitStream<WebSocket>,
+        after_seq: Option<i64>,
+        control: broadcast::Receiver<Control>,
+    ) -> Result<(), End> {
         // Subscribe before reading the store so nothing committed in between is missed;
         // anything seen twice is dropped by seq.
         let live = feed(self.state.hub.subscribe(&self.location_id));
-        let control = feed(self.state.hub.control());
+        let control = feed(control);
         tokio::pin!(live, control);
         Box::pin(self.open(after_seq)).await?;
 
@@ -375,7 +400,17 @@ impl Session {
                                 "Your account was changed by a manager. Sign in again; queued scans are kept.",
                             ));
                         }
-                        None => control_open = false,
+                        Some(Ok(Control::FamilyRevoked { family_id })) if self.family.as_ref() == Some(&family_id) => {
+                            return Err(close(
+                                CloseCode::FORBIDDEN,
+                                "This sign-in has ended (signed out, or its token was used twice). Sign in again; \
+                                 scans saved at this desk are kept.",
+                            ));
+                        }
+                        // Messages were missed: one of them may have been for this user.
+                        // Never guess: ask the store what the user may do now.
+                        Some(Err(RecvError::Lagged(_))) => Box::pin(self.recheck_rights()).await?,
+                        Some(Err(RecvError::Closed)) | None => control_open = false,
                         _ => {}
                     }
                 }
@@ -643,11 +678,47 @@ impl Session {
         self.error_frame(ErrorCode::BadMessage, message).await
     }
 
+    /// Reloads the user and ends the session with 4003 if they may no longer act here
+    /// (disabled, removed, or no longer at this gym); otherwise adopts their rights now.
+    async fn recheck_rights(&mut self) -> Result<(), End> {
+        let user = match self.state.store.user_by_id(&self.actor.user_id).await {
+            Ok(user) => user,
+            // The store cannot say: end the session rather than let it act unchecked;
+            // the desk reconnects and is checked afresh.
+            Err(_) => return Err(close(CloseCode::SERVER_ERROR, "Could not check the account; reconnect.")),
+        };
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            return Err(close(
+                CloseCode::FORBIDDEN,
+                "Your account was disabled or removed. Sign in with another account; queued scans are kept.",
+            ));
+        };
+        let actor = Actor {
+            user_id: user.id,
+            username: user.username,
+            name: user.name,
+            role: user.role,
+            locations: user.locations,
+        };
+        if !actor.may_use_location(&self.location_id) {
+            return Err(close(
+                CloseCode::FORBIDDEN,
+                "Your account no longer works at this gym. Sign in with another account; queued scans are kept.",
+            ));
+        }
+        self.actor = actor;
+        Ok(())
+    }
+
     async fn reauth(&mut self, token: &str) -> Result<(), End> {
         match self.state.tokens.verify(token) {
             Ok(claims) if claims.sub == self.actor.user_id => {
+                // A new token is a moment the rights may have changed: read them again.
+                Box::pin(self.recheck_rights()).await?;
                 self.token_expires_at = claims.session_deadline();
-                self.send(ServerFrame::Reauthed { expires_at: claims.expires_at() }).await
+                let expires_at = claims.expires_at();
+                self.family = claims.fam.or(self.family.take());
+                self.send(ServerFrame::Reauthed { expires_at }).await
             }
             Ok(_) => {
                 self.error_frame(

@@ -36,7 +36,7 @@ pub use self::writer::WriterSettings as SqliteSettings;
 use self::writer::{Paused, Writer};
 use super::{
     Applied, ImportOutcome, ImportRow, MemberEdit, MemberWrite, NewRefreshToken, Publisher, RefreshUse, Result,
-    ReviewOutcome, RosterPage, Store, StoreError, UserRecord, VisitQuery,
+    ReviewOutcome, RosterPage, Store, StoreError, Successor, UserRecord, VisitQuery,
 };
 use crate::auth::Actor;
 
@@ -55,6 +55,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let path = options.get_filename().to_owned();
+        owner_only(&path).map_err(|e| anyhow::anyhow!("cannot restrict {} to its owner: {e}", path.display()))?;
         let pool = SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await?;
         migrate(&pool).await?;
         let writer = Writer::start(&path, settings)?;
@@ -66,6 +67,37 @@ impl SqliteStore {
     async fn exclusive(&self) -> Result<Paused> {
         self.writer.pause().await
     }
+}
+
+/// The database holds password hashes, refresh-token digests and the member list:
+/// readable and writable by the server's own account only. Made before SQLite opens it
+/// (SQLite gives its `-wal` and `-shm` files the main file's permissions), and tightened
+/// if it already exists. On Windows the data folder's ACL (the service account's) applies.
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.contains("mode=memory") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        }
+        for file in [path.to_path_buf(), sidecar(path, "-wal"), sidecar(path, "-shm")] {
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sidecar(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<()> {
@@ -144,11 +176,16 @@ impl Store for SqliteStore {
         self.insert_refresh_token_in_store(t).await
     }
 
-    async fn use_refresh_token(&self, digest: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
-        self.use_refresh_token_in_store(digest, now).await
+    async fn rotate_refresh_token(
+        &self,
+        digest: &str,
+        successor: Successor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse> {
+        self.rotate_refresh_token_in_store(digest, successor, now).await
     }
 
-    async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<()> {
+    async fn revoke_refresh_family_of(&self, digest: &str, now: DateTime<Utc>) -> Result<Option<String>> {
         self.revoke_refresh_family_in_store(digest, now).await
     }
 

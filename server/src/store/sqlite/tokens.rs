@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::SqliteStore;
 use super::rows::ms;
-use crate::store::{NewRefreshToken, RefreshUse, Result};
+use crate::store::{NewRefreshToken, RefreshUse, Result, Successor};
 
 impl SqliteStore {
     pub(super) async fn insert_refresh_token_in_store(&self, t: NewRefreshToken<'_>) -> Result<()> {
@@ -26,7 +26,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn use_refresh_token_in_store(&self, digest: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+    pub(super) async fn rotate_refresh_token_in_store(
+        &self,
+        digest: &str,
+        successor: Successor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse> {
         let _paused = self.exclusive().await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
@@ -37,6 +42,8 @@ impl SqliteStore {
         .await?;
         let Some(row) = row else { return Ok(RefreshUse::Unknown) };
         let family_id: String = row.try_get("family_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        let device_name: Option<String> = row.try_get("device_name")?;
         let used_at: Option<i64> = row.try_get("used_at")?;
         let revoked_at: Option<i64> = row.try_get("revoked_at")?;
         let expires_at: i64 = row.try_get("expires_at")?;
@@ -49,9 +56,15 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            return Ok(RefreshUse::Reused);
+            return Ok(RefreshUse::Reused { family_id });
         }
-        if revoked_at.is_some() {
+        let family_revoked: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL)",
+        )
+        .bind(&family_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if revoked_at.is_some() || family_revoked {
             return Ok(RefreshUse::Revoked);
         }
         if expires_at <= ms(now) {
@@ -62,20 +75,39 @@ impl SqliteStore {
             .bind(digest)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (digest, family_id, user_id, device_name, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(successor.digest)
+        .bind(&family_id)
+        .bind(&user_id)
+        .bind(&device_name)
+        .bind(ms(now))
+        .bind(ms(successor.expires_at))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(RefreshUse::Valid { user_id: row.try_get("user_id")?, family_id, device_name: row.try_get("device_name")? })
+        Ok(RefreshUse::Valid { user_id, family_id, device_name })
     }
 
-    pub(super) async fn revoke_refresh_family_in_store(&self, digest: &str, now: DateTime<Utc>) -> Result<()> {
+    pub(super) async fn revoke_refresh_family_in_store(
+        &self,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
         let _paused = self.exclusive().await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id = \
-             (SELECT family_id FROM refresh_tokens WHERE digest = ?)",
-        )
-        .bind(ms(now))
-        .bind(digest)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let family: Option<String> = sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE digest = ?")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(family) = &family {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id = ?")
+                .bind(ms(now))
+                .bind(family)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(family)
     }
 }

@@ -1,5 +1,5 @@
 //! `frontdesk-bench import`: how fast `frontdesk-server admin import-members` takes a
-//! member CSV file while the server runs (SERVER.md "Setting up a real gym").
+//! member CSV file while the server runs (docs/server.md "Setting up a real gym").
 //!
 //! Starts a server without demo data (SQLite in a temporary directory), creates a
 //! location from the command line, writes a file of `--rows` generated members (every

@@ -35,11 +35,23 @@ pub(super) fn apply(
     now: DateTime<Utc>,
 ) -> Result<Applied> {
     let op_id = command.op_id().to_string();
-    let previous: Option<String> = conn
-        .prepare_cached("SELECT ack_json FROM operations WHERE op_id = ?1")?
-        .query_row([&op_id], |r| r.get(0))
+    let previous: Option<(String, String)> = conn
+        .prepare_cached("SELECT ack_json, location_id FROM operations WHERE op_id = ?1")?
+        .query_row([&op_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(json) = previous {
+    if let Some((json, location)) = previous {
+        // A stored answer names a member and a visit: it goes only to callers who may see
+        // that gym. Anyone else learns only that the op_id is taken.
+        if !actor.may_use_location(&location) {
+            return Ok(Applied {
+                ack: Ack::rejected(
+                    command.op_id(),
+                    RejectionCode::InvalidRequest,
+                    "`op_id` is already used by another command. Give every scan a new op_id (a fresh UUID).",
+                ),
+                event: None,
+            });
+        }
         let mut ack: Ack = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         ack.duplicate = true;
         return Ok(Applied { ack, event: None });
