@@ -134,6 +134,37 @@ build_ui() {
 }
 
 # tauri-driver puts WebDriver in front of the app for the end-to-end tests.
+# The fuzz targets (fuzz/) build with cargo-fuzz on the nightly toolchain (libFuzzer
+# needs its unstable sanitizer flags). Without a nightly toolchain the short fuzz runs are
+# skipped with a note; the rest of the tests do not need it.
+FUZZ_SECONDS="${FRONTDESK_FUZZ_SECONDS:-20}"
+have_nightly() { rustup toolchain list 2>/dev/null | grep -q '^nightly'; }
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    step "installing cargo-fuzz"
+    cargo install --locked cargo-fuzz --version "^0.13"
+  fi
+}
+
+# Each fuzz target for FUZZ_SECONDS from the seeds in fuzz/seeds/<target> (the corpus it
+# grows stays in the shared cache, so later runs start where earlier ones stopped). A
+# crash fails the run and leaves its input in fuzz/artifacts/<target>/.
+run_fuzz_targets() {
+  if ! have_nightly; then
+    echo "note: no nightly Rust toolchain here, so the fuzz targets are not run (rustup toolchain install nightly)"
+    return 0
+  fi
+  ensure_cargo_fuzz
+  local corpus_root="${FRONTDESK_CACHE:-$HOME/.cache/frontdesk}/fuzz-corpus"
+  for target in ws_frame http_command agent_line config_file; do
+    step "fuzz $target (${FUZZ_SECONDS}s)"
+    mkdir -p "$corpus_root/$target"
+    (cd fuzz && CARGO_TARGET_DIR="${FRONTDESK_CACHE:-$HOME/.cache/frontdesk}/fuzz-target" \
+      cargo +nightly fuzz run --sanitizer none "$target" "$corpus_root/$target" "seeds/$target" -- \
+      -max_total_time="$FUZZ_SECONDS" -max_len=8192 -print_final_stats=1 2>&1 | tail -n 30)
+  done
+}
+
 ensure_tauri_driver() {
   if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ] && ! command -v tauri-driver >/dev/null 2>&1; then
     step "installing tauri-driver"

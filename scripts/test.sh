@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing, builds,
 # then the UI's unit tests and `cargo test` over the whole workspace (which includes the
-# app's end-to-end tests through WebDriver), then builds the signed installers and
-# verifies them. CI (.ci/run) calls exactly this.
+# app's end-to-end tests through WebDriver), a short run of each fuzz target, then builds
+# the signed installers and verifies them. CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -34,6 +34,9 @@ export FRONTDESK_APP_BIN="$CARGO_TARGET_DIR/debug/frontdesk"
 # Screenshots of the app's end-to-end steps land in test-artifacts/.
 step "tests (real keychain, app on a virtual X display)"
 with_keychain xvfb-run -a -s "-screen 0 1400x900x24" cargo test --locked --workspace -- --color never
+
+# A short run of each fuzz target (frames, HTTP command bodies, agent lines, config files).
+run_fuzz_targets
 
 # The installers, built and checked as IT would (signatures, tampering, the server
 # package's binary and scripts, the Windows installer under wine). Throwaway keys only:

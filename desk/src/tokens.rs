@@ -241,3 +241,18 @@ impl SignInError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_at_sign_in_is_named_and_never_read_as_an_update() {
+        let redirected = SignInError::Api(ApiFailure::Unexpected { status: 307, message: String::new() });
+        assert_eq!(redirected.code(), ErrorCode::NotFrontdesk);
+        let words = redirected.message();
+        assert!(words.contains("redirect") && words.contains("password was not sent"), "{words}");
+        let old_server = SignInError::Api(ApiFailure::Unexpected { status: 426, message: String::new() });
+        assert_eq!(old_server.code(), ErrorCode::UpdateRequired);
+    }
+}

@@ -59,11 +59,20 @@ struct FileSettings {
     login_max_failures: Option<u32>,
     login_lockout_s: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
     sweep_interval_ms: Option<u64>,
     drain_spread_ms: Option<u64>,
     socket_send_buffer: Option<usize>,
     watch_interval_ms: Option<u64>,
     queued_max_age_s: Option<u64>,
+}
+
+/// The server's own certificate and key, for HTTPS without a reverse proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 #[derive(Clone)]
@@ -100,6 +109,10 @@ pub struct Settings {
     /// ranges): sign-ins are limited per client, so a gym's desks behind one proxy do not
     /// lock each other out. From anyone else the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve HTTPS/WSS with this certificate (PEM, chain included) and key, reloaded on
+    /// SIGHUP or when the files change. Without them the server speaks plain HTTP (behind
+    /// a TLS-terminating proxy, or on a trusted network).
+    pub tls: Option<TlsFiles>,
     pub sweep_interval: Duration,
     /// During a drain, reconnect hints are spread over at most this long.
     pub drain_spread: Duration,
@@ -271,6 +284,17 @@ impl Settings {
             login_max_failures: pick!("FRONTDESK_LOGIN_MAX_FAILURES", login_max_failures, 5),
             login_lockout: Duration::from_secs(pick!("FRONTDESK_LOGIN_LOCKOUT_S", login_lockout_s, 60)),
             trusted_proxies: trusted_proxies(env.var("FRONTDESK_TRUSTED_PROXIES"), file.trusted_proxies.clone())?,
+            tls: match (
+                env.var("FRONTDESK_TLS_CERT").map(PathBuf::from).or(file.tls_cert_file.clone()),
+                env.var("FRONTDESK_TLS_KEY").map(PathBuf::from).or(file.tls_key_file.clone()),
+            ) {
+                (Some(cert_file), Some(key_file)) => Some(TlsFiles { cert_file, key_file }),
+                (None, None) => None,
+                _ => bail!(
+                    "Give both the TLS certificate and its key (FRONTDESK_TLS_CERT and FRONTDESK_TLS_KEY, or \
+                     tls_cert_file and tls_key_file), or neither for plain HTTP."
+                ),
+            },
             sweep_interval: Duration::from_millis(pick!("FRONTDESK_SWEEP_INTERVAL_MS", sweep_interval_ms, 60_000)),
             drain_spread: Duration::from_millis(pick!("FRONTDESK_DRAIN_SPREAD_MS", drain_spread_ms, 30_000)),
             socket_send_buffer: pick!("FRONTDESK_SOCKET_SEND_BUFFER", socket_send_buffer, 0),

@@ -17,6 +17,7 @@ pub mod service;
 pub mod setup;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod transport;
 pub mod user_limits;
 pub mod ws;
@@ -31,7 +32,17 @@ use crate::state::Shared;
 /// How long a drain waits for sessions to send their last acks and close frames.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Serves plain HTTP on `listener`.
 pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::Result<()> {
+    serve_with(listener, state, None).await
+}
+
+/// Serves HTTP, or HTTPS with `certificates` (watched for renewals while it runs).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    certificates: Option<std::sync::Arc<tls::Certificates>>,
+) -> anyhow::Result<()> {
     {
         // Weak: the store lives inside the state it publishes to.
         let weak = std::sync::Arc::downgrade(&state);
@@ -47,15 +58,27 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> anyhow::
     let follower = tokio::spawn(follow_outside_writes(state.clone()));
     let app = http::router(state.clone());
     let send_buffer = state.settings.socket_send_buffer;
-    let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+    let tune = move |tcp: &tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
         if send_buffer > 0 {
-            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(send_buffer);
+            let _ = socket2::SockRef::from(tcp).set_send_buffer_size(send_buffer);
         }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(state.shutdown.clone().cancelled_owned())
-        .await?;
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let stopping = state.shutdown.clone().cancelled_owned();
+    match certificates {
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| tune(tcp));
+            axum::serve(listener, service).with_graceful_shutdown(stopping).await?;
+        }
+        Some(certificates) => {
+            let watcher = tokio::spawn(certificates.clone().watch(state.settings.watch_interval));
+            let listener = tls::TlsListener::new(listener, certificates, tune)?;
+            let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
+            axum::serve(listener, service).with_graceful_shutdown(stopping).await?;
+            watcher.abort();
+        }
+    }
     // HTTP requests are finished; now the sessions, which hyper no longer tracks.
     state.sessions.close();
     let open = state.sessions.len();

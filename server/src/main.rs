@@ -53,13 +53,20 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     } else if store.user_count().await? == 0 {
         eprintln!("{}", first_admin_hint(&settings));
     }
+    // Read before the server says it listens: a certificate that cannot be used stops it
+    // with the reason, instead of every desk failing its handshake.
+    let certificates = match &settings.tls {
+        Some(files) => Some(Arc::new(frontdesk_server::tls::Certificates::load(&files.cert_file, &files.key_file)?)),
+        None => None,
+    };
     let listener = bind(settings.listen).with_context(|| {
         format!("cannot listen on {}: another program may be using it; choose another with --listen", settings.listen)
     })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, settings = ?settings, "listening");
     if settings.demo {
-        eprintln!("{}", demo::sign_in_details(&format!("http://{addr}")));
+        let scheme = if certificates.is_some() { "https" } else { "http" };
+        eprintln!("{}", demo::sign_in_details(&format!("{scheme}://{addr}")));
     }
     // The one line on stdout; launchers and tests wait for it.
     let mut stdout = std::io::stdout().lock();
@@ -74,7 +81,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         tracing::info!("shutdown requested; draining sessions");
         shutdown.cancel();
     });
-    frontdesk_server::serve(listener, state).await?;
+    frontdesk_server::serve_with(listener, state, certificates).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,12 @@
-//! A TLS front for the real server on 127.0.0.1: it terminates TLS with a certificate
-//! made in the test and passes the plain bytes to the server, the way a gym's reverse
-//! proxy would. Certificates come from a private test CA (trusted by the desk only through
-//! `ca_file`) or are self-signed; they can be expired or issued for another name, so the
-//! desk's and doctor's handling of each is tested against a real handshake.
+//! Certificates for the real server's own TLS, made in the test: from a private test CA
+//! (trusted by the desk only through `ca_file`) or self-signed; they can be expired or
+//! issued for another name, so the server's TLS and the desk's and doctor's handling of
+//! each problem are tested against a real handshake with the real server.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
 
 /// A private certificate authority, as a gym without a public certificate would run.
 pub struct TestCa {
@@ -51,7 +47,28 @@ impl TestCa {
     }
 
     /// A server certificate and its key, as the front serves them.
+    /// A server certificate and its key, as DER.
     pub fn leaf(&self, kind: Leaf) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let (cert, key) = self.make_leaf(kind);
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        (vec![cert.der().clone()], key_der)
+    }
+
+    /// A server certificate and its key written as PEM files in `dir` (as IT installs
+    /// them for the server's `tls_cert_file` and `tls_key_file`), replacing what is there.
+    pub fn write_leaf(&self, kind: Leaf, dir: &Path) -> (PathBuf, PathBuf) {
+        let (cert, key) = self.make_leaf(kind);
+        let (cert_file, key_file) = (dir.join("server-cert.pem"), dir.join("server-key.pem"));
+        // Written beside and renamed, as a renewal tool does: the server never reads half a file.
+        for (path, text) in [(&key_file, key.serialize_pem()), (&cert_file, cert.pem())] {
+            let part = path.with_extension("new");
+            std::fs::write(&part, text).expect("write pem");
+            std::fs::rename(&part, path).expect("move pem into place");
+        }
+        (cert_file, key_file)
+    }
+
+    fn make_leaf(&self, kind: Leaf) -> (rcgen::Certificate, KeyPair) {
         let names = match kind {
             Leaf::WrongName => vec!["other.example".to_owned()],
             _ => vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
@@ -71,8 +88,7 @@ impl TestCa {
             Leaf::SelfSigned => params.self_signed(&key).expect("self-signed leaf"),
             _ => params.signed_by(&key, &self.issuer).expect("leaf"),
         };
-        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        (vec![cert.der().clone()], key_der)
+        (cert, key)
     }
 }
 
@@ -82,45 +98,28 @@ impl Default for TestCa {
     }
 }
 
-/// TLS on a loopback port in front of `target` (the server's plain address).
-pub struct TlsFront {
-    pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+/// The real server serving HTTPS and WSS itself, with a certificate made in the test.
+pub struct TlsServer {
+    pub server: crate::Server,
+    /// Where its certificate and key are (replace them to test a renewal).
+    pub cert_dir: tempfile::TempDir,
 }
 
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        self.task.abort();
+impl TlsServer {
+    pub async fn start(ca: &TestCa, leaf: Leaf) -> Self {
+        Self::start_with(ca, leaf, crate::ServerOptions::default()).await
     }
-}
 
-impl TlsFront {
-    pub async fn start(target: SocketAddr, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .expect("server certificate");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tls front");
-        let addr = listener.local_addr().expect("tls front addr");
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else { return };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // A client that refuses our certificate ends the handshake: fine.
-                    let Ok(mut tls) = acceptor.accept(client).await else { return };
-                    let Ok(mut server) = TcpStream::connect(target).await else { return };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
-                });
-            }
-        });
-        Self { addr, task }
+    pub async fn start_with(ca: &TestCa, leaf: Leaf, options: crate::ServerOptions) -> Self {
+        let cert_dir = tempfile::tempdir().expect("cert dir");
+        let (cert, key) = ca.write_leaf(leaf, cert_dir.path());
+        let options = options.env("FRONTDESK_TLS_CERT", cert.display()).env("FRONTDESK_TLS_KEY", key.display());
+        Self { server: crate::Server::start_with(options).await, cert_dir }
     }
 
     /// `https://localhost:PORT`: the name the good certificate is for.
     pub fn url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
+        let port = self.server.addr.rsplit(':').next().expect("port");
+        format!("https://localhost:{port}")
     }
 }

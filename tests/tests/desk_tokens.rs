@@ -53,3 +53,40 @@ async fn concurrent_refreshes_share_one_and_keep_the_sign_in() {
     assert!(keychain.load().unwrap().is_none(), "an ended sign-in is forgotten");
     keychain.delete().unwrap();
 }
+
+/// Something that answers every request with a redirect to `to` (a stand-in for a captive
+/// portal or a misconfigured proxy, which cannot run here): the desk must not follow it.
+async fn redirecting_to(to: std::net::SocketAddr) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{to}/api/v1/auth/login\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_sign_in_that_is_redirected_is_not_followed_and_the_password_goes_nowhere() {
+    agent::require_keychain();
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let portal = redirecting_to(elsewhere.local_addr().unwrap()).await;
+    let server = format!("http://{portal}");
+    let keychain = Arc::new(Keychain::for_desk(&server, "redirect-test"));
+    let tokens = Tokens::new(Api::new(&server).unwrap(), keychain.clone());
+    let refused = tokens.sign_in("frontdesk", "frontdesk-demo", "test desk").await.unwrap_err();
+    assert_eq!(refused.code(), frontdesk_desk::ErrorCode::NotFrontdesk, "{refused:?}");
+    assert!(refused.message().contains("password was not sent"), "{}", refused.message());
+    // Nothing ever connected to where the redirect pointed.
+    let knocked = tokio::time::timeout(std::time::Duration::from_millis(300), elsewhere.accept()).await;
+    assert!(knocked.is_err(), "the desk followed the redirect");
+    assert!(keychain.load().unwrap().is_none());
+}

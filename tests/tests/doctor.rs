@@ -8,7 +8,7 @@ use std::path::Path;
 
 use frontdesk_tests::agent::{agent_binary, require_keychain};
 use frontdesk_tests::proxy::Proxy;
-use frontdesk_tests::tls_front::{Leaf, TestCa, TlsFront};
+use frontdesk_tests::tls_front::{Leaf, TestCa, TlsServer};
 use frontdesk_tests::{LOCATION, Server};
 use serde_json::Value;
 
@@ -118,35 +118,34 @@ async fn a_proxy_that_blocks_upgrades_is_named_and_http_still_works() {
     assert!(detail.contains("proxy") && detail.contains("HTTP 403") && detail.contains("over HTTP"), "{detail}");
 }
 
-async fn behind_tls(server: &Server, ca: &TestCa, leaf: Leaf) -> TlsFront {
-    let (chain, key) = ca.leaf(leaf);
-    TlsFront::start(server.addr.parse().unwrap(), chain, key).await
+/// The real server serving TLS itself with a certificate of this kind.
+async fn tls_server(ca: &TestCa, leaf: Leaf) -> TlsServer {
+    TlsServer::start(ca, leaf).await
 }
 
 #[tokio::test]
 async fn tls_problems_are_each_named() {
-    let server = Server::start().await;
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(dir.path());
 
-    let self_signed = behind_tls(&server, &ca, Leaf::SelfSigned).await;
+    let self_signed = tls_server(&ca, Leaf::SelfSigned).await;
     let d = doctor(&self_signed.url(), &dir.path().join("a"), None).await;
     assert!(!d.ok("tls"));
     assert!(d.detail("tls").contains("not signed by a certificate authority"), "{}", d.detail("tls"));
     assert_eq!(d.code, 1);
 
     // A private CA the desk was not told about is the same problem.
-    let good = behind_tls(&server, &ca, Leaf::Good).await;
+    let good = tls_server(&ca, Leaf::Good).await;
     let d = doctor(&good.url(), &dir.path().join("b"), None).await;
     assert!(d.detail("tls").contains("not signed by a certificate authority"), "{}", d.detail("tls"));
 
-    let expired = behind_tls(&server, &ca, Leaf::Expired).await;
+    let expired = tls_server(&ca, Leaf::Expired).await;
     let d = doctor(&expired.url(), &dir.path().join("c"), Some(&ca_file)).await;
     assert!(!d.ok("tls"));
     assert!(d.detail("tls").contains("has expired"), "{}", d.detail("tls"));
 
-    let wrong = behind_tls(&server, &ca, Leaf::WrongName).await;
+    let wrong = tls_server(&ca, Leaf::WrongName).await;
     let d = doctor(&wrong.url(), &dir.path().join("d"), Some(&ca_file)).await;
     assert!(!d.ok("tls"));
     let detail = d.detail("tls");
@@ -155,11 +154,10 @@ async fn tls_problems_are_each_named() {
 
 #[tokio::test]
 async fn a_good_certificate_from_the_gyms_ca_passes() {
-    let server = Server::start().await;
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(dir.path());
-    let good = behind_tls(&server, &ca, Leaf::Good).await;
+    let good = tls_server(&ca, Leaf::Good).await;
     let d = doctor(&good.url(), &dir.path().join("desk"), Some(&ca_file)).await;
     assert!(d.ok("tls"), "{}", d.detail("tls"));
     assert!(d.detail("tls").contains("localhost"), "{}", d.detail("tls"));

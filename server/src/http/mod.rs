@@ -12,6 +12,8 @@ mod poll;
 mod staff;
 mod visits;
 
+pub use visits::command_from_bytes;
+
 use std::time::Instant;
 
 use axum::Router;

@@ -50,6 +50,22 @@ fn command_from(kind: &str, headers: &HeaderMap, mut body: Value) -> Result<Comm
     .map_err(ApiError::bad_request)
 }
 
+/// A command body as `POST /check-ins` (`kind` "check_in") or `/check-outs` reads it,
+/// through the same steps as the handler (JSON, the op_id from `Idempotency-Key`, the
+/// fields, then what serde cannot check): what the fuzzer runs on anything. `Err` is the
+/// message the caller would get.
+pub fn command_from_bytes(kind: &str, idempotency_key: &str, body: &[u8]) -> Result<Command, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: Value =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| super::extract::describe_json_error(&e))?;
+    let mut headers = HeaderMap::new();
+    let key = axum::http::HeaderValue::from_str(idempotency_key).map_err(|_| "bad Idempotency-Key".to_owned())?;
+    headers.insert(IDEMPOTENCY_KEY_HEADER, key);
+    let command = command_from(kind, &headers, value).map_err(|e| e.body.message)?;
+    crate::service::validate(&command)?;
+    Ok(command)
+}
+
 async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, ApiError> {
     // One account over HTTP may send what one WebSocket session may.
     if let Err(wait) = state.user_limits.http_command(&auth.0.user_id, std::time::Instant::now()) {

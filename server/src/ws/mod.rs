@@ -1,5 +1,6 @@
 //! `GET /ws`: every refusal happens here, as HTTP, before any socket is opened.
 
+pub mod decode;
 pub(crate) mod limits;
 mod outbox;
 mod session;

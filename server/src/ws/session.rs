@@ -28,12 +28,10 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, Stream, StreamExt};
 use prometheus_client::metrics::counter::Counter;
 use rand::Rng;
-use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use frontdesk_protocol::ws::{
-    Ack, CLIENT_FRAME_TYPES, ClientFrame, Command, EXTENSION_PRESENCE, ErrorFrame, Hello, PresenceReport, Resume,
-    ResumeStatus, ServerFrame,
+    Ack, ClientFrame, Command, EXTENSION_PRESENCE, ErrorFrame, Hello, PresenceReport, Resume, ResumeStatus, ServerFrame,
 };
 use frontdesk_protocol::{CloseCode, CloseReason, ErrorCode, PROTOCOL_VERSION, RejectionCode};
 
@@ -563,49 +561,27 @@ impl Session {
             self.state.metrics.frame_in("oversized");
             return Err(close(CloseCode::MESSAGE_TOO_BIG, "Frame larger than the server accepts."));
         }
-        let value: Value = match serde_json::from_str(text.as_str()) {
-            Ok(v) => v,
-            Err(e) => {
-                self.state.metrics.frame_in("malformed");
-                return self.malformed(format!("The frame is not valid JSON ({e}).")).await;
+        let decoded = super::decode::decode(text.as_str());
+        self.state.metrics.frame_in(decoded.label());
+        let frame = match decoded {
+            super::decode::Decoded::Frame(frame) => frame,
+            super::decode::Decoded::Malformed(message) => return self.malformed(message).await,
+            super::decode::Decoded::Unknown(kind) => {
+                return self
+                    .error_frame(
+                        ErrorCode::UnknownType,
+                        format!(
+                            "Unknown frame type {kind:?}. This server speaks frontdesk.v1 (check_in, check_out, \
+                             reauth, ping) and the extension presence."
+                        ),
+                    )
+                    .await;
             }
-        };
-        let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_owned) else {
-            self.state.metrics.frame_in("malformed");
-            return self.malformed("A frame must be a JSON object with a string `type`.").await;
-        };
-        if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
-            self.state.metrics.frame_in("unknown");
-            return self
-                .error_frame(
-                    ErrorCode::UnknownType,
-                    format!(
-                        "Unknown frame type {kind:?}. This server speaks frontdesk.v1 (check_in, check_out, \
-                         reauth, ping) and the extension presence."
-                    ),
-                )
-                .await;
-        }
-        self.state.metrics.frame_in(&kind);
-        let op_id = value.get("op_id").and_then(Value::as_str).and_then(|s| s.parse::<uuid::Uuid>().ok());
-        // Parse into the frame's own struct (a tagged enum would lose the field path).
-        use crate::http::extract::parse_json;
-        let parsed = match kind.as_str() {
-            "check_in" => parse_json(value).map(ClientFrame::CheckIn),
-            "check_out" => parse_json(value).map(ClientFrame::CheckOut),
-            "presence" => parse_json(value).map(ClientFrame::Presence),
-            _ => parse_json(value),
-        };
-        let frame = match parsed {
-            Ok(frame) => frame,
-            Err(message) => {
-                // A command we can answer by op_id gets its one ack, as a rejection.
-                if let (Some(op_id), "check_in" | "check_out") = (op_id, kind.as_str()) {
-                    self.malformed_count()?;
-                    let ack = Ack::rejected(op_id, RejectionCode::InvalidRequest, message);
-                    return self.send(ServerFrame::Ack(ack)).await;
-                }
-                return self.malformed(message).await;
+            // A command we can answer by op_id gets its one ack, as a rejection.
+            super::decode::Decoded::BadCommand { op_id, message } => {
+                self.malformed_count()?;
+                let ack = Ack::rejected(op_id, RejectionCode::InvalidRequest, message);
+                return self.send(ServerFrame::Ack(ack)).await;
             }
         };
         match frame {
