@@ -369,10 +369,11 @@ impl Desk {
         self.signed_in(|token| async move { api.stats(&token, location).await }).await
     }
 
-    /// Every visit of today (UTC, as the server counts days) at this location.
+    /// Every visit of today at this location: the server reads the `date` as the gym's
+    /// own day, and the desk stands in the gym.
     pub async fn visits_today(&self) -> Result<Vec<frontdesk_protocol::Visit>> {
         let (api, location) = (&self.shared.api, self.shared.config.location_id.as_str());
-        let today = Utc::now().date_naive();
+        let today = offline::today();
         self.signed_in(|token| async move { api.visits_on(&token, location, today).await }).await
     }
 

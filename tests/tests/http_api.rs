@@ -1236,3 +1236,33 @@ async fn one_account_over_http_is_held_to_the_session_rate() {
     let visits = server.all_visits(&desk.access_token).await;
     assert_eq!(visits.len(), 3, "nothing stored for the commands refused: {visits:?}");
 }
+
+#[tokio::test]
+async fn visits_of_a_day_are_the_gyms_own_day_in_its_time_zone() {
+    let server = Server::start().await;
+    let admin = server.login("admin", "admin-demo").await;
+    // Twelve hours behind UTC: for half of every UTC day the gym's date is another one.
+    let (status, body) = server
+        .post(
+            &admin.access_token,
+            "/locations",
+            &json!({"id": "far-west", "name": "Far West", "time_zone": "Etc/GMT+12"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut cmd = check_in("D0001");
+    cmd["location_id"] = json!("far-west");
+    let (status, body) = server.post(&admin.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
+    assert_eq!(status, 201, "{body}");
+    let gym_today = (Utc::now() - Duration::hours(12)).date_naive();
+    let on = |day: NaiveDate| format!("/check-ins?location=far-west&date={day}");
+    let (_, today) = server.get(&admin.access_token, &on(gym_today)).await;
+    assert_eq!(today.as_array().map(Vec::len), Some(1), "the gym's today holds the visit: {today}");
+    for other in [gym_today.pred_opt().unwrap(), gym_today.succ_opt().unwrap()] {
+        let (_, none) = server.get(&admin.access_token, &on(other)).await;
+        assert_eq!(none.as_array().map(Vec::len), Some(0), "{other} is another day at the gym: {none}");
+    }
+    let (_, default) = server.get(&admin.access_token, "/check-ins?location=far-west").await;
+    assert_eq!(default.as_array().map(Vec::len), Some(1), "the default day is the gym's today: {default}");
+}

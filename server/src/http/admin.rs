@@ -12,7 +12,7 @@ use super::extract::{Auth, QueryParams};
 use crate::error::ApiError;
 use crate::hub::Control;
 use crate::state::Shared;
-use crate::store::day_bounds;
+use crate::store::gym_today_bounds;
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
@@ -28,7 +28,8 @@ pub async fn audit(
 ) -> Result<Response, ApiError> {
     auth.manager()?;
     auth.location(&q.location)?;
-    let (today_start, today_end) = day_bounds(Utc::now());
+    let zone = super::gym_time_zone(&state, &q.location).await?;
+    let (today_start, today_end) = gym_today_bounds(&zone, Utc::now());
     let from = q.from.unwrap_or(today_start);
     let to = q.to.unwrap_or(today_end);
     Ok(super::ok(state.store.audit(&q.location, from, to).await?))

@@ -15,7 +15,7 @@ use super::extract::{Auth, JsonBody, QueryParams};
 use crate::error::ApiError;
 use crate::presence;
 use crate::state::Shared;
-use crate::store::{VisitQuery, day_bounds};
+use crate::store::{VisitQuery, gym_today_bounds};
 
 /// `POST /desks/presence`: any signed-in staff member, for a location they work at.
 pub async fn report(
@@ -54,7 +54,8 @@ pub async fn list(
     }
     let mut desks: BTreeMap<String, DeskPresence> =
         state.presence.list(&q.location).into_iter().map(|d| (d.desk_id.clone(), d)).collect();
-    let (from, to) = day_bounds(Utc::now());
+    let zone = super::gym_time_zone(&state, &q.location).await?;
+    let (from, to) = gym_today_bounds(&zone, Utc::now());
     let today = state
         .store
         .visits(VisitQuery {

@@ -112,6 +112,12 @@ pub fn ok<T: serde::Serialize>(value: T) -> Response {
     axum::Json(value).into_response()
 }
 
+/// The gym's IANA time zone, for its days ("today", a `date`); UTC for a location that
+/// does not exist (the caller's own checks refuse those).
+async fn gym_time_zone(state: &Shared, location_id: &str) -> Result<String, ApiError> {
+    Ok(state.store.location(location_id).await?.map(|l| l.time_zone).unwrap_or_else(|| "UTC".into()))
+}
+
 /// A metrics label from a fixed set: a client may send any method name, and each new
 /// label value would be a new time series kept for the life of the server.
 fn method_label(method: &axum::http::Method) -> &'static str {

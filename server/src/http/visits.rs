@@ -15,7 +15,7 @@ use super::extract::{Auth, JsonBody, QueryParams, parse_json};
 use crate::error::ApiError;
 use crate::service::{self, ApplyError, Transport};
 use crate::state::Shared;
-use crate::store::{ReviewOutcome, VisitQuery, day_bounds};
+use crate::store::{ReviewOutcome, VisitQuery, gym_day_bounds, gym_today_bounds};
 
 /// Builds the command from the body, taking `op_id` from `Idempotency-Key` (the two must
 /// agree when both are given).
@@ -146,15 +146,17 @@ pub async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response, ApiError> {
     auth.location(&q.location)?;
+    // Days are the gym's own (its time zone), not UTC days.
+    let zone = super::gym_time_zone(&state, &q.location).await?;
     // Open visits and review lists are not limited to a day unless asked.
     let (from, to) = match (q.date, q.from, q.to) {
         (Some(day), _, _) => {
-            let (s, e) = day_bounds(day.and_hms_opt(12, 0, 0).expect("noon exists").and_utc());
+            let (s, e) = gym_day_bounds(&zone, day);
             (Some(s), Some(e))
         }
         (None, None, None) if q.open || q.needs_review => (None, None),
         (None, None, None) => {
-            let (s, e) = day_bounds(Utc::now());
+            let (s, e) = gym_today_bounds(&zone, Utc::now());
             (Some(s), Some(e))
         }
         (None, from, to) => (from, to),

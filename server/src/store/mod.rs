@@ -337,7 +337,33 @@ pub fn gym_clock(time_zone: &str, t: DateTime<Utc>) -> String {
     }
 }
 
-/// Start and end of the UTC day containing `t`. Locations keep UTC days for now.
+/// Start and end (exclusive) of the calendar day `day` at a gym in `time_zone`: local
+/// midnight to the next local midnight, so a day across a daylight-saving change is 23 or
+/// 25 hours long. Where midnight does not exist (a zone that skips it), the day starts at
+/// the first local time that does. An unknown zone name is UTC.
+pub fn gym_day_bounds(time_zone: &str, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let Ok(tz) = time_zone.parse::<chrono_tz::Tz>() else {
+        return day_bounds(day.and_hms_opt(12, 0, 0).expect("noon exists").and_utc());
+    };
+    let start_of = |d: NaiveDate| -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+        (0..=180)
+            .step_by(15)
+            .find_map(|minutes| tz.from_local_datetime(&(midnight + chrono::Duration::minutes(minutes))).earliest())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| midnight.and_utc())
+    };
+    let next = day.succ_opt().unwrap_or(day);
+    (start_of(day), start_of(next))
+}
+
+/// The gym's day bounds of the day containing `t`.
+pub fn gym_today_bounds(time_zone: &str, t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    gym_day_bounds(time_zone, local_day(time_zone, t))
+}
+
+/// Start and end of the UTC day containing `t`.
 pub fn day_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = t.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
     (start, start + chrono::Duration::days(1))
@@ -345,4 +371,34 @@ pub fn day_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 
 pub fn parse_date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|d| d.parse().ok())
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_gyms_day_runs_from_its_own_midnight_across_daylight_saving_changes() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // An ordinary summer day in London: 23:00 UTC to 23:00 UTC.
+        assert_eq!(
+            gym_day_bounds("Europe/London", day("2026-07-01")),
+            (at("2026-06-30T23:00:00Z"), at("2026-07-01T23:00:00Z"))
+        );
+        // Clocks go forward on 29 Mar 2026: a 23-hour day.
+        let (s, e) = gym_day_bounds("Europe/London", day("2026-03-29"));
+        assert_eq!((s, e), (at("2026-03-29T00:00:00Z"), at("2026-03-29T23:00:00Z")));
+        // And back on 25 Oct 2026: 25 hours.
+        let (s, e) = gym_day_bounds("Europe/London", day("2026-10-25"));
+        assert_eq!(e - s, chrono::Duration::hours(25));
+        // 00:30 UTC on 1 Jul is still 30 Jun in New York.
+        let (s, _) = gym_today_bounds("America/New_York", at("2026-07-01T00:30:00Z"));
+        assert_eq!(s, at("2026-06-30T04:00:00Z"));
+        // Unknown zone: the UTC day.
+        assert_eq!(gym_day_bounds("Nowhere/Else", day("2026-07-01")).0, at("2026-07-01T00:00:00Z"));
+    }
 }
