@@ -165,6 +165,22 @@ run_fuzz_targets() {
   done
 }
 
+# schemathesis (PyPI) checks the real server against docs/openapi.json in the tests; it
+# lives in a virtual environment in the shared cache, so the system Python stays as it is.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv="${FRONTDESK_CACHE:-$HOME/.cache/frontdesk}/venv"
+  if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    step "installing schemathesis $SCHEMATHESIS_VERSION (PyPI)"
+    if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+      ensure_packages python3 python3-venv
+      python3 -m venv --clear "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  export FRONTDESK_SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
 ensure_tauri_driver() {
   if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ] && ! command -v tauri-driver >/dev/null 2>&1; then
     step "installing tauri-driver"

@@ -24,6 +24,7 @@ ensure_windows_target
 cargo build --locked --target "$WINDOWS_TARGET" -p frontdesk-desk -p frontdesk-agent -p frontdesk-app
 
 ensure_tauri_driver
+ensure_schemathesis
 
 # The tests run the real binaries; point them at the ones just built instead of having
 # each test program ask cargo again.

@@ -7,6 +7,7 @@ use crate::{ErrorCode, Event, Member, ReviewDecision, Role, Visit};
 
 /// Every error answer: a machine-readable code and a sentence a receptionist can read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -44,6 +45,7 @@ impl ErrorBody {
 
 /// A sign-in. Its `Debug` hides the password (a logged request must never carry it).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -63,6 +65,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -74,6 +77,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserInfo {
     pub id: String,
@@ -86,6 +90,7 @@ pub struct UserInfo {
 
 /// Answer to login and refresh. Its `Debug` hides both tokens.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
@@ -106,6 +111,7 @@ impl std::fmt::Debug for TokenPair {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberSyncPage {
     pub members: Vec<Member>,
     /// Opaque; pass back as `after` for the next page or the next delta.
@@ -116,6 +122,7 @@ pub struct MemberSyncPage {
 
 /// `201 {check_in}` or `200 {check_in, duplicate:true}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandAccepted {
     pub check_in: Visit,
     #[serde(default)]
@@ -123,6 +130,7 @@ pub struct CommandAccepted {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventsPage {
     /// Each element is the same object as the `event` WebSocket frame.
     pub events: Vec<EventEnvelope>,
@@ -131,6 +139,7 @@ pub struct EventsPage {
 
 /// An event with its `"type":"event"` tag, so HTTP and WebSocket carry the same object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventEnvelope {
     Event(Event),
@@ -145,6 +154,7 @@ impl EventEnvelope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewRequest {
     pub decision: ReviewDecision,
     #[serde(default)]
@@ -152,6 +162,7 @@ pub struct ReviewRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// Username of the staff member who acted.
@@ -174,6 +185,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct UserSummary {
     pub id: String,
@@ -185,6 +197,7 @@ pub struct UserSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     /// The server's version (extension; absent from v1 servers), shown by `doctor`.
@@ -201,6 +214,7 @@ impl Health {
 /// Extension `presence`: one desk of a location as a manager sees it
 /// (`GET /desks?location=…`, manager and admin).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DeskPresence {
     pub desk_id: String,
@@ -227,6 +241,7 @@ pub struct DeskPresence {
 
 /// `POST /locations` (admin). Omitted settings take [`crate::Location::new`]'s defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NewLocation {
     pub id: String,
@@ -248,6 +263,7 @@ pub struct NewLocation {
 
 /// `PATCH /locations/{id}` (admin, or a manager of that location): the fields given change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LocationPatch {
     #[serde(default)]
@@ -270,6 +286,7 @@ pub struct LocationPatch {
 /// `POST /users` (manager: front-desk staff and managers of their own locations;
 /// admin: anyone). Its `Debug` hides the password.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
     pub name: String,
@@ -292,6 +309,7 @@ impl std::fmt::Debug for NewUser {
 
 /// `PATCH /users/{id}`: the fields given change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserPatch {
     #[serde(default)]
     pub name: Option<String>,
@@ -304,6 +322,7 @@ pub struct UserPatch {
 /// `POST /users/{id}/password`: a new password set by a manager or admin. The user's
 /// signed-in devices are signed out. Its `Debug` hides the password.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub password: String,
 }
@@ -316,6 +335,7 @@ impl std::fmt::Debug for PasswordReset {
 
 /// `POST /members` (any staff of the home location): a new member, e.g. a walk-in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NewMember {
     pub name: String,
@@ -334,6 +354,7 @@ pub struct NewMember {
 /// `PATCH /members/{id}` (any staff of the home location): contact details. A field
 /// given as `""` is cleared (not `name`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberPatch {
     #[serde(default)]
@@ -347,6 +368,7 @@ pub struct MemberPatch {
 /// `POST /members/{id}/card` (any staff of the home location): a replacement card. The
 /// old card is kept in the member's card history and no longer admits anyone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CardReplacement {
     pub card: String,
@@ -356,6 +378,7 @@ pub struct CardReplacement {
 
 /// `POST /members/{id}/renew` (manager): the membership now runs until `valid_until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Renewal {
     pub valid_until: chrono::NaiveDate,
@@ -364,6 +387,7 @@ pub struct Renewal {
 /// `POST /members/{id}/freeze` (manager): frozen from `from` (default today) until
 /// `until` inclusive (absent: until unfrozen).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Freeze {
     #[serde(default)]
@@ -376,6 +400,7 @@ pub struct Freeze {
 
 /// One card a member has held (`GET /members/{id}/cards`), newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberCard {
     pub card: String,
@@ -385,4 +410,11 @@ pub struct MemberCard {
     pub retired_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// Answer to a review decision: the visit as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewDone {
+    pub check_in: crate::Visit,
 }

@@ -7,6 +7,7 @@ use std::fmt;
 /// Codes of `{code, message}` error bodies and `error` frames that are not business
 /// rejections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -63,6 +64,7 @@ impl fmt::Display for ErrorCode {
 
 /// Final business answers to a check-in or check-out. The desk never retries these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
@@ -138,6 +140,7 @@ impl CloseCode {
 /// The JSON reason a close frame may carry. Close reasons are limited to 123 bytes by
 /// RFC 6455, so messages here are short; the hint is what matters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CloseReason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,

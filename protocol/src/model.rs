@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Staff roles. A user is bound to one or more locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -39,6 +40,7 @@ impl Role {
 
 /// Whether a member may enter, as of a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
@@ -50,6 +52,7 @@ pub enum MemberStatus {
 
 /// A gym member as the server knows them and the desk caches them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Member {
     pub id: String,
@@ -108,6 +111,7 @@ impl Member {
 
 /// The member as shown in a visit or event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberSummary {
     pub id: String,
@@ -117,6 +121,7 @@ pub struct MemberSummary {
 
 /// Staff let a member in despite an overridable rejection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Override {
     pub reason: String,
@@ -124,6 +129,7 @@ pub struct Override {
 
 /// The override as recorded on a visit: the reason and the rule it set aside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OverrideRecord {
     pub reason: String,
@@ -133,6 +139,7 @@ pub struct OverrideRecord {
 
 /// A manager's decision on a visit that needed review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewDecision {
@@ -141,6 +148,7 @@ pub enum ReviewDecision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReviewRecord {
     pub decision: ReviewDecision,
@@ -153,6 +161,7 @@ pub struct ReviewRecord {
 /// A visit: one check-in and, once the member leaves, its check-out.
 /// Called `check_in` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Visit {
     pub id: String,
@@ -198,6 +207,7 @@ impl Visit {
 
 /// Live figures for a location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Stats {
     #[cfg_attr(feature = "specta", specta(type = u32))]
@@ -210,6 +220,7 @@ pub struct Stats {
 
 /// What an event reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -228,6 +239,7 @@ pub enum EventKind {
 /// The same object is a WebSocket frame (with `"type":"event"`) and an element of
 /// `GET /events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
     #[cfg_attr(feature = "specta", specta(type = u32))]
@@ -252,6 +264,7 @@ pub struct Event {
 
 /// A location (gym).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Location {
     pub id: String,

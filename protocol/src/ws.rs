@@ -11,6 +11,7 @@ use crate::{ErrorCode, Event, Override, RejectionCode, Stats, Visit};
 
 /// How a command names the member: by card code or by member id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<String>,
@@ -40,6 +41,7 @@ impl MemberSelector {
 
 /// A member scanned in. `op_id` is created once at the scan and kept across every retry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckInCommand {
     pub op_id: Uuid,
     pub location_id: String,
@@ -60,6 +62,7 @@ pub struct CheckInCommand {
 
 /// A member leaving: names the visit, or the member whose open visit it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckOutCommand {
     pub op_id: Uuid,
     pub location_id: String,
@@ -77,6 +80,7 @@ pub struct CheckOutCommand {
 
 /// A state-changing command, whichever transport carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     CheckIn(CheckInCommand),
@@ -101,6 +105,7 @@ impl Command {
 
 /// Frames a desk sends. Its `Debug` hides the token of a `reauth`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     CheckIn(CheckInCommand),
@@ -139,6 +144,7 @@ pub const EXTENSION_PRESENCE: &str = "presence";
 /// Over WebSocket as `{"type":"presence",…}` on change; over HTTP as the body of
 /// `POST /desks/presence` while the desk is in HTTP fallback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceReport {
     pub location_id: String,
     pub desk_id: String,
@@ -148,6 +154,7 @@ pub struct PresenceReport {
 
 /// How a resume request was answered in `hello`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResumeStatus {
     None,
@@ -156,12 +163,14 @@ pub enum ResumeStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resume {
     pub status: ResumeStatus,
     pub count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hello {
     pub protocol: u32,
     pub session_id: String,
@@ -178,6 +187,7 @@ pub struct Hello {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum AckStatus {
@@ -188,6 +198,7 @@ pub enum AckStatus {
 /// The one answer to a state-changing command. A repeated op_id gets the same answer
 /// with `duplicate: true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Ack {
     pub op_id: Uuid,
@@ -231,6 +242,7 @@ impl Ack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorFrame {
     pub code: ErrorCode,
     pub message: String,
@@ -238,6 +250,7 @@ pub struct ErrorFrame {
 
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Hello(Hello),

@@ -14,13 +14,21 @@ use crate::hub::Control;
 use crate::state::Shared;
 use crate::store::gym_today_bounds;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     location: String,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])), responses((status = 200, body = Vec<frontdesk_protocol::api::AuditEntry>),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "there is no such location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn audit(
     State(state): State<Shared>,
     auth: Auth,
@@ -45,6 +53,11 @@ pub(super) fn manages(manager: &crate::auth::Actor, user: &UserSummary) -> bool 
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "admin", security(("bearer" = [])), responses((status = 200, body = Vec<frontdesk_protocol::api::UserSummary>),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn users(State(state): State<Shared>, auth: Auth) -> Result<Response, ApiError> {
     auth.manager()?;
     let users: Vec<UserSummary> = state
@@ -76,10 +89,22 @@ async fn set_disabled(state: Shared, auth: Auth, id: String, disabled: bool) -> 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/disable", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "disabled; their sessions close with 4003"),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn disable(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     set_disabled(state, auth, id, true).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/enable", tag = "admin", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "enabled"),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn enable(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     set_disabled(state, auth, id, false).await
 }

@@ -62,6 +62,14 @@ fn pair(state: &Shared, user: &UserRecord, family_id: &str, refresh: String) -> 
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth", request_body = frontdesk_protocol::api::LoginRequest, responses((status = 200, description = "signed in", body = frontdesk_protocol::api::TokenPair),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "invalid_credentials", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "account disabled", body = frontdesk_protocol::api::ErrorBody),
+        (status = 429, description = "too_many_attempts: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),
+        (status = 503, description = "overloaded or shutting down: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn login(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -124,6 +132,11 @@ pub async fn login(
     Ok(super::ok(pair))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth", request_body = frontdesk_protocol::api::RefreshRequest, responses((status = 200, description = "the next token pair (the one presented is spent)", body = frontdesk_protocol::api::TokenPair),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "invalid_refresh_token", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn refresh(
     State(state): State<Shared>,
     JsonBody(body): JsonBody<RefreshRequest>,
@@ -149,6 +162,10 @@ pub async fn refresh(
 
 /// Revokes the refresh token's family. Knowing the refresh token is the proof needed,
 /// so a desk whose access token already expired can still sign out cleanly.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth", request_body = frontdesk_protocol::api::RefreshRequest, responses((status = 204, description = "the sign-in (its refresh family) is revoked"),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn logout(
     State(state): State<Shared>,
     JsonBody(body): JsonBody<RefreshRequest>,

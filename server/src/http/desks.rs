@@ -18,6 +18,13 @@ use crate::state::Shared;
 use crate::store::{VisitQuery, gym_today_bounds};
 
 /// `POST /desks/presence`: any signed-in staff member, for a location they work at.
+#[utoipa::path(
+    post, path = "/api/v1/desks/presence", tag = "presence", request_body = frontdesk_protocol::ws::PresenceReport, security(("bearer" = [])), responses((status = 204, description = "recorded"),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "there is no such location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn report(
     State(state): State<Shared>,
     auth: Auth,
@@ -35,13 +42,21 @@ pub async fn report(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     location: String,
 }
 
 /// `GET /desks?location=…` (manager, admin): every desk the registry knows, plus desks
 /// seen in today's visits that have not been heard from since the server started.
+#[utoipa::path(
+    get, path = "/api/v1/desks", tag = "presence", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Vec<frontdesk_protocol::api::DeskPresence>),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn list(
     State(state): State<Shared>,
     auth: Auth,

@@ -13,12 +13,23 @@ use crate::error::ApiError;
 use crate::setup;
 use crate::state::Shared;
 
+#[utoipa::path(
+    get, path = "/api/v1/locations", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "the gyms the caller works at", body = Vec<frontdesk_protocol::Location>),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn list(State(state): State<Shared>, auth: Auth) -> Result<Response, ApiError> {
     let mut locations = state.store.locations().await?;
     locations.retain(|l| auth.0.may_use_location(&l.id));
     Ok(super::ok(locations))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/locations", tag = "admin", request_body = frontdesk_protocol::api::NewLocation, security(("bearer" = [])), responses((status = 201, body = frontdesk_protocol::Location),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn create(
     State(state): State<Shared>,
     auth: Auth,
@@ -38,6 +49,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(location)).into_response())
 }
 
+#[utoipa::path(
+    patch, path = "/api/v1/locations/{id}", tag = "admin", params(("id" = String, Path)), request_body = frontdesk_protocol::api::LocationPatch, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Location),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn update(
     State(state): State<Shared>,
     auth: Auth,

@@ -15,13 +15,19 @@ use crate::setup;
 use crate::state::Shared;
 use crate::store::{MemberEdit, MemberWrite};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/members", tag = "members", params(SearchQuery), security(("bearer" = [])), responses((status = 200, description = "members matching name, card or phone", body = Vec<frontdesk_protocol::Member>),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn search(
     State(state): State<Shared>,
     _auth: Auth,
@@ -31,6 +37,11 @@ pub async fn search(
     Ok(super::ok(state.store.search_members(&q.q, limit).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/members/{id}", tag = "members", params(("id" = String, Path, description = "member id")), security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn fetch(State(state): State<Shared>, _auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     match state.store.member(&id).await? {
         Some(member) => Ok(super::ok(member)),
@@ -38,7 +49,8 @@ pub async fn fetch(State(state): State<Shared>, _auth: Auth, Path(id): Path<Stri
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     after: Option<String>,
     limit: Option<i64>,
@@ -56,6 +68,11 @@ fn parse_cursor(cursor: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/members/sync", tag = "members", params(SyncQuery), security(("bearer" = [])), responses((status = 200, description = "a page of the roster delta", body = frontdesk_protocol::api::MemberSyncPage),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn sync(
     State(state): State<Shared>,
     _auth: Auth,
@@ -106,6 +123,13 @@ fn written(state: &Shared, write: MemberWrite, status: StatusCode) -> Result<Res
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/members", tag = "members", request_body = frontdesk_protocol::api::NewMember, security(("bearer" = [])), responses((status = 201, body = frontdesk_protocol::Member),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn create(
     State(state): State<Shared>,
     auth: Auth,
@@ -132,6 +156,14 @@ async fn edit(state: Shared, auth: Auth, id: String, edit: MemberEdit, manager: 
     written(&state, write, StatusCode::OK)
 }
 
+#[utoipa::path(
+    patch, path = "/api/v1/members/{id}", tag = "members", params(("id" = String, Path)), request_body = frontdesk_protocol::api::MemberPatch, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn update(
     State(state): State<Shared>,
     auth: Auth,
@@ -150,6 +182,14 @@ pub async fn update(
     edit(state, auth, id, MemberEdit::Contact(patch), false).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/members/{id}/card", tag = "members", params(("id" = String, Path)), request_body = frontdesk_protocol::api::CardReplacement, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn replace_card(
     State(state): State<Shared>,
     auth: Auth,
@@ -161,6 +201,13 @@ pub async fn replace_card(
     edit(state, auth, id, MemberEdit::Card { card, reason }, false).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/members/{id}/renew", tag = "members", params(("id" = String, Path)), request_body = frontdesk_protocol::api::Renewal, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn renew(
     State(state): State<Shared>,
     auth: Auth,
@@ -171,6 +218,13 @@ pub async fn renew(
     edit(state, auth, id, MemberEdit::Renew { valid_until }, true).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/members/{id}/freeze", tag = "members", params(("id" = String, Path)), request_body = frontdesk_protocol::api::Freeze, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn freeze(
     State(state): State<Shared>,
     auth: Auth,
@@ -189,10 +243,22 @@ pub async fn freeze(
     edit(state, auth, id, MemberEdit::Freeze { from, until: body.until, reason }, true).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/members/{id}/unfreeze", tag = "members", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Member),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn unfreeze(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     edit(state, auth, id, MemberEdit::Unfreeze, true).await
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/members/{id}/cards", tag = "members", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Vec<frontdesk_protocol::api::MemberCard>),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn cards(State(state): State<Shared>, auth: Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     let member = state.store.member(&id).await?.ok_or_else(|| ApiError::not_found("No member has this id."))?;
     may_edit(&auth, &member)?;

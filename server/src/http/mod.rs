@@ -7,6 +7,7 @@ mod desks;
 pub mod extract;
 mod locations;
 mod members;
+pub mod openapi;
 mod ops;
 mod poll;
 mod staff;
@@ -58,7 +59,8 @@ pub fn router(state: Shared) -> Router {
         .route("/users/{id}/enable", post(admin::enable))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::serve));
 
     Router::new()
         .nest(frontdesk_protocol::API_PREFIX, api)

@@ -17,7 +17,8 @@ use crate::state::Shared;
 const PAGE: i64 = 1000;
 const MAX_WAIT_S: u64 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     location: String,
     #[serde(default)]
@@ -52,6 +53,13 @@ async fn page(state: &Shared, location: &str, after: i64) -> Result<(Vec<Event>,
     Ok((events, last))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/events", tag = "events", params(EventsQuery), security(("bearer" = [])), responses((status = 200, description = "events after after_seq (long-poll up to wait seconds)", body = frontdesk_protocol::api::EventsPage),(status = 410, description = "resync_required: last_seq says where the stream is", body = frontdesk_protocol::api::ErrorBody),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "there is no such location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn events(
     State(state): State<Shared>,
     auth: Auth,

@@ -55,6 +55,14 @@ async fn hash(state: &Shared, secret: String) -> Result<String, ApiError> {
     state.hashing.hash(secret).await.map_err(|_| super::auth::hashing_busy())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "admin", request_body = frontdesk_protocol::api::NewUser, security(("bearer" = [])), responses((status = 201, body = frontdesk_protocol::api::UserSummary),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),
+        (status = 503, description = "overloaded or shutting down: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn create(
     State(state): State<Shared>,
     auth: Auth,
@@ -95,6 +103,13 @@ async fn managed_user(state: &Shared, auth: &Auth, id: &str) -> Result<UserRecor
     Ok(user)
 }
 
+#[utoipa::path(
+    patch, path = "/api/v1/users/{id}", tag = "admin", params(("id" = String, Path)), request_body = frontdesk_protocol::api::UserPatch, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::api::UserSummary),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn update(
     State(state): State<Shared>,
     auth: Auth,
@@ -137,6 +152,14 @@ pub async fn update(
     Ok(super::ok(user.summary()))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/users/{id}/password", tag = "admin", params(("id" = String, Path)), request_body = frontdesk_protocol::api::PasswordReset, security(("bearer" = [])), responses((status = 204, description = "set; the user is signed out everywhere"),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),
+        (status = 503, description = "overloaded or shutting down: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn set_password(
     State(state): State<Shared>,
     auth: Auth,

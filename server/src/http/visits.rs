@@ -107,6 +107,14 @@ async fn apply(state: Shared, auth: Auth, command: Command) -> Result<Response, 
     })
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/check-ins", tag = "commands", params(("Idempotency-Key" = String, Header, description = "the command's op_id (a UUID)")), request_body = frontdesk_protocol::ws::CheckInCommand, security(("bearer" = [])), responses((status = 201, description = "accepted", body = frontdesk_protocol::api::CommandAccepted),(status = 200, description = "accepted before (duplicate)", body = frontdesk_protocol::api::CommandAccepted),(status = 422, description = "rejected by a rule (code: the rejection code)", body = frontdesk_protocol::api::ErrorBody),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 429, description = "rate_limited: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),
+        (status = 503, description = "overloaded or shutting down: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn check_in(
     State(state): State<Shared>,
     auth: Auth,
@@ -117,6 +125,14 @@ pub async fn check_in(
     apply(state, auth, command).await
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/check-outs", tag = "commands", params(("Idempotency-Key" = String, Header, description = "the command's op_id (a UUID)")), request_body = frontdesk_protocol::ws::CheckOutCommand, security(("bearer" = [])), responses((status = 201, description = "accepted", body = frontdesk_protocol::api::CommandAccepted),(status = 200, description = "accepted before (duplicate)", body = frontdesk_protocol::api::CommandAccepted),(status = 422, description = "rejected by a rule", body = frontdesk_protocol::api::ErrorBody),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 429, description = "rate_limited: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),
+        (status = 503, description = "overloaded or shutting down: wait Retry-After", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn check_out(
     State(state): State<Shared>,
     auth: Auth,
@@ -127,7 +143,8 @@ pub async fn check_out(
     apply(state, auth, command).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     location: String,
     date: Option<NaiveDate>,
@@ -140,6 +157,13 @@ pub struct ListQuery {
     needs_review: bool,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/check-ins", tag = "visits", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Vec<frontdesk_protocol::Visit>),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "there is no such location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn list(
     State(state): State<Shared>,
     auth: Auth,
@@ -168,11 +192,19 @@ pub async fn list(
     Ok(super::ok(visits))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     location: String,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/stats", tag = "visits", params(StatsQuery), security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::Stats),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "there is no such location", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn stats(
     State(state): State<Shared>,
     auth: Auth,
@@ -185,6 +217,14 @@ pub async fn stats(
     Ok(super::ok(state.store.stats(&q.location, Utc::now()).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/check-ins/{id}/review", tag = "visits", params(("id" = String, Path)), request_body = frontdesk_protocol::api::ReviewRequest, security(("bearer" = [])), responses((status = 200, body = frontdesk_protocol::api::ReviewDone),
+        (status = 400, description = "invalid_request: a field is wrong; the message names it", body = frontdesk_protocol::api::ErrorBody),
+        (status = 401, description = "no valid access token", body = frontdesk_protocol::api::ErrorBody),
+        (status = 403, description = "not allowed for this user or location", body = frontdesk_protocol::api::ErrorBody),
+        (status = 404, description = "not found", body = frontdesk_protocol::api::ErrorBody),
+        (status = 409, description = "conflict (e.g. a card already in use)", body = frontdesk_protocol::api::ErrorBody),)
+)]
 pub async fn review(
     State(state): State<Shared>,
     auth: Auth,
@@ -198,7 +238,7 @@ pub async fn review(
     // The store's writer publishes the decision's event when it commits, whether or not
     // this client is still waiting.
     match state.store.review(&id, body.decision, note, &auth.0, Utc::now()).await? {
-        ReviewOutcome::Done { visit, .. } => Ok(super::ok(serde_json::json!({ "check_in": visit }))),
+        ReviewOutcome::Done { visit, .. } => Ok(super::ok(frontdesk_protocol::api::ReviewDone { check_in: visit })),
         ReviewOutcome::NotFound => Err(ApiError::not_found("There is no visit with this id.")),
         ReviewOutcome::NotPending => {
             Err(ApiError::conflict("This visit does not need a review, or was already decided."))
