@@ -224,7 +224,7 @@ async fn run(config: DeskConfig, drain: Option<Duration>) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    out.follow(desk.subscribe());
+    let follower = out.follow(desk.subscribe());
     sign_in_from_environment(&desk, &out).await;
     desk.start();
     tokio::spawn(resign_in_when_signed_out(desk.clone(), out.clone()));
@@ -248,6 +248,9 @@ async fn run(config: DeskConfig, drain: Option<Duration>) -> ExitCode {
         },
     };
     desk.shutdown().await;
+    // Every event the desk sent is printed before the exit (an ack recorded just before
+    // the drain ended must still reach standard output).
+    let _ = tokio::time::timeout(Duration::from_secs(5), follower).await;
     out.flush().await;
     code
 }

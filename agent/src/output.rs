@@ -60,13 +60,15 @@ impl Output {
     }
 
     /// Writes every desk event as its line.
-    pub fn follow(&self, mut events: mpsc::UnboundedReceiver<DeskEvent>) {
+    /// Prints the desk's events as they come; the task ends when the desk stops
+    /// (`Desk::shutdown` ends the channel), having printed every one.
+    pub fn follow(&self, mut events: mpsc::UnboundedReceiver<DeskEvent>) -> tokio::task::JoinHandle<()> {
         let out = self.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 out.line(render(event));
             }
-        });
+        })
     }
 
     /// Waits until everything sent so far is written.

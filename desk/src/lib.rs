@@ -519,6 +519,10 @@ impl Desk {
         }
         self.shared
             .set_status(Status::new(ConnectionState::Offline, "This desk is stopped. Scans waiting here are kept."));
+        // Nothing more will be said: every listener's channel ends after the events it
+        // has, so a listener that reads to the end has heard every ack (the agent prints
+        // them all before it exits).
+        self.shared.close_listeners();
     }
 }
 

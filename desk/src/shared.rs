@@ -138,6 +138,11 @@ impl Shared {
         rx
     }
 
+    /// Ends every listener's channel (after the events already sent).
+    pub fn close_listeners(&self) {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     pub fn emit(&self, event: DeskEvent) {
         self.listeners.lock().unwrap_or_else(|p| p.into_inner()).retain(|l| l.send(event.clone()).is_ok());
     }
