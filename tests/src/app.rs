@@ -302,6 +302,16 @@ impl App {
 
     /// Saves a screenshot of the window as the next numbered artifact.
     pub async fn shot(&mut self, step: &str) {
+        // What the page shows now, painted: wait for two animation frames, so the picture
+        // is not the frame before the change the test just saw in the DOM.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
         self.shots += 1;
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(self.artifacts.join(format!("{:02}-{step}.png", self.shots)), png).expect("write screenshot");
