@@ -48,12 +48,15 @@ impl Desk {
             for dir in folders {
                 let outcome = match self.deliver_stranded(&dir).await {
                     Ok(outcome) => outcome,
-                    Err(e) => Delivery::Stopped {
-                        location: Outbox::peek(&dir).and_then(|b| b.location).unwrap_or_default(),
-                        delivered: 0,
-                        left: Outbox::peek(&dir).map(|b| b.pending).unwrap_or(0),
-                        message: e.message,
-                    },
+                    Err(e) => {
+                        let binding = Outbox::peek(&dir);
+                        Delivery::Stopped {
+                            location: binding.as_ref().and_then(|b| b.location.clone()).unwrap_or_default(),
+                            delivered: 0,
+                            left: binding.map(|b| b.pending).unwrap_or(0),
+                            message: e.message,
+                        }
+                    }
                 };
                 if matches!(outcome, Delivery::Stopped { .. }) {
                     left.push(dir);

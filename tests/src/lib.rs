@@ -26,6 +26,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 /// The secret tests give the server, so they can forge tokens of every kind.
+/// The password of [`Server::north_only_front_desk`]'s account.
+pub const NORTH_ONLY_PASSWORD: &str = "nora-north-pass";
+
 pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 pub const LOCATION: &str = "demo";
 /// Upper bound for anything a test waits on; reached only when something is broken.
@@ -207,6 +210,23 @@ impl Server {
 
     pub async fn manager(&self) -> TokenPair {
         self.login("manager", "manager-demo").await
+    }
+
+    /// Makes (as the demo admin) a front-desk account that works at the second demo gym
+    /// only: "nora" / [`NORTH_ONLY_PASSWORD`]. Returns the account as the server answers it.
+    pub async fn north_only_front_desk(&self) -> Value {
+        let admin = self.login("admin", "admin-demo").await;
+        let (status, user) = self
+            .post(
+                &admin.access_token,
+                "/users",
+                &json!({"username": "nora", "name": "Nora North", "role": "front_desk",
+                    "locations": ["north"], "password": NORTH_ONLY_PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{user}");
+        user
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {

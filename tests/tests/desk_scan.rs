@@ -248,23 +248,13 @@ async fn a_person_who_does_not_work_at_the_previous_gym_leaves_its_scans_waiting
     agent::require_keychain();
     let server = Server::start().await;
     let dirs = tempfile::tempdir().unwrap();
-    let admin = server.login("admin", "admin-demo").await;
-    let (status, body) = server
-        .post(
-            &admin.access_token,
-            "/users",
-            &serde_json::json!({"username": "nora", "name": "Nora North", "role": "front_desk",
-                "locations": ["north"], "password": "nora-north-pass"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    server.north_only_front_desk().await;
     let front = server.front_desk().await;
     let old = dirs.path().join("demo-folder");
     saved_for(&old, &server, "demo", &["D0005"], &front.user.id);
 
     let (desk, keychain) =
-        signed_in_desk(&server, &dirs.path().join("north-folder"), "north", ("nora", "nora-north-pass")).await;
+        signed_in_desk(&server, &dirs.path().join("north-folder"), "north", ("nora", NORTH_ONLY_PASSWORD)).await;
     match desk.deliver_stranded(&old).await.unwrap() {
         frontdesk_desk::Delivery::Stopped { location, delivered: 0, left: 1, message } => {
             assert_eq!(location, "demo");

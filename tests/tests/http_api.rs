@@ -1139,17 +1139,7 @@ async fn behind_a_trusted_proxy_each_desk_is_limited_by_its_own_address() {
 #[tokio::test]
 async fn scanned_by_is_kept_only_for_staff_of_that_gym_and_free_text_is_bounded() {
     let server = Server::start().await;
-    let admin = server.login("admin", "admin-demo").await;
-    let (status, nora) = server
-        .post(
-            &admin.access_token,
-            "/users",
-            &json!({"username": "nora", "name": "Nora North", "role": "front_desk",
-                "locations": ["north"], "password": "nora-north-pass"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{nora}");
+    let nora = server.north_only_front_desk().await;
     let desk = server.front_desk().await;
     let manager = server.manager().await;
     let scanned = |card: &str, by: &str| {
@@ -1185,17 +1175,7 @@ async fn scanned_by_is_kept_only_for_staff_of_that_gym_and_free_text_is_bounded(
 #[tokio::test]
 async fn a_stored_answer_goes_only_to_callers_who_may_see_its_gym() {
     let server = Server::start().await;
-    let admin = server.login("admin", "admin-demo").await;
-    let (status, body) = server
-        .post(
-            &admin.access_token,
-            "/users",
-            &json!({"username": "nora", "name": "Nora North", "role": "front_desk",
-                "locations": ["north"], "password": "nora-north-pass"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    server.north_only_front_desk().await;
     let desk = server.front_desk().await;
     let cmd = check_in("D0001");
     let (status, first) = server.post(&desk.access_token, "/check-ins", &cmd, Some(op_of(&cmd))).await;
@@ -1203,7 +1183,7 @@ async fn a_stored_answer_goes_only_to_callers_who_may_see_its_gym() {
 
     // Someone at another gym presents the same op_id (for their own gym): they must not
     // get the demo member's visit back.
-    let nora = server.login("nora", "nora-north-pass").await;
+    let nora = server.login("nora", NORTH_ONLY_PASSWORD).await;
     let mut theirs = cmd.clone();
     theirs["location_id"] = json!("north");
     let (status, body) = server.post(&nora.access_token, "/check-ins", &theirs, Some(op_of(&cmd))).await;

@@ -42,6 +42,16 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// Failures a key is allowed before the waits begin.
+    fn threshold(&self, key: &Key) -> u32 {
+        match key {
+            Key::Account(_) => self.account_failures,
+            Key::Address(_) => self.address_failures,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Account(String),
@@ -112,7 +122,7 @@ impl LoginLimiter {
             forget_if_quiet(count, now, self.limits.longest_wait);
             if let Some(until) = count.wait_until.filter(|u| *u > now) {
                 wait = wait.max(until - now);
-            } else if count.in_flight > 0 && count.failures + count.in_flight >= self.threshold(key) {
+            } else if count.in_flight > 0 && count.failures + count.in_flight >= self.limits.threshold(key) {
                 // At the threshold with answers still pending: whatever they say, no
                 // more guesses start until they are in (past it, one at a time).
                 wait = wait.max(self.limits.first_wait);
@@ -125,13 +135,6 @@ impl LoginLimiter {
             counts.get_mut(key).expect("inserted above").in_flight += 1;
         }
         Ok(Attempt { keys, counts: self.counts.clone(), limits: self.limits, done: false })
-    }
-
-    fn threshold(&self, key: &Key) -> u32 {
-        match key {
-            Key::Account(_) => self.limits.account_failures,
-            Key::Address(_) => self.limits.address_failures,
-        }
     }
 
     /// Keys tracked now (for tests of the pruning).
@@ -161,10 +164,7 @@ impl Attempt {
         let mut guard = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let counts = &mut guard.by_key;
         for key in &self.keys {
-            let threshold = match key {
-                Key::Account(_) => self.limits.account_failures,
-                Key::Address(_) => self.limits.address_failures,
-            };
+            let threshold = self.limits.threshold(key);
             let count = counts.entry(key.clone()).or_default();
             count.in_flight = count.in_flight.saturating_sub(1);
             count.failures = count.failures.saturating_add(1);

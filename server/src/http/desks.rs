@@ -64,13 +64,12 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     auth.manager()?;
     auth.location(&q.location)?;
-    if state.store.location(&q.location).await?.is_none() {
+    let Some(location) = state.store.location(&q.location).await? else {
         return Err(ApiError::not_found(format!("There is no location {:?}.", q.location)));
-    }
+    };
     let mut desks: BTreeMap<String, DeskPresence> =
         state.presence.list(&q.location).into_iter().map(|d| (d.desk_id.clone(), d)).collect();
-    let zone = super::gym_time_zone(&state, &q.location).await?;
-    let (from, to) = gym_today_bounds(&zone, Utc::now());
+    let (from, to) = gym_today_bounds(&location.time_zone, Utc::now());
     let today = state
         .store
         .visits(VisitQuery {
